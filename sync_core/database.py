@@ -1,0 +1,71 @@
+"""Connections to the MIS database: MySQL/MariaDB in real use, a SQLite file in the demo."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+
+def normalise_url(url: str | URL) -> URL:
+    """Make MySQL URLs speak utf8mb4 (accented names) and use PyMySQL unless told otherwise."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() in ("mysql", "mariadb"):
+        if parsed.drivername in ("mysql", "mariadb"):
+            parsed = parsed.set(drivername=f"{parsed.get_backend_name()}+pymysql")
+        if "charset" not in parsed.query:
+            parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    return parsed
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL lets the dashboard read while a sync writes; busy_timeout waits instead of failing.
+    # The driver's own BEGIN is switched off so that _sqlite_begin decides how to begin.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A transaction that reads and then writes must hold the write lock from the start, or a
+    # concurrent writer makes its write fail at once with "database is locked".
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def create_db_engine(url: str | URL, **kwargs) -> Engine:
+    """An engine for the MIS database with the settings sync relies on."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            parsed, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
+        )
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_recycle", 3600)
+    kwargs.setdefault("isolation_level", "READ COMMITTED")
+    return sa.create_engine(parsed, **kwargs)
+
+
+def is_mysql(engine: Engine) -> bool:
+    return engine.dialect.name in ("mysql", "mariadb")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that may read then write: on SQLite it takes the write lock up front."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            yield conn

@@ -1,0 +1,109 @@
+"""Bring MIS text within QuickBooks' rules for Customer fields. Pure functions, no I/O.
+
+QuickBooks refuses a colon (it separates sub-customers), tab or newline in names, and limits
+field lengths (``shared/spec/quickbooks-api.md``). A value that breaks a rule is repaired where
+that keeps its meaning (spaces collapsed, forbidden characters removed, text cut) and dropped
+where it does not (an e-mail that is not an address, a phone that is not a phone); every change
+comes back as a warning the registrar can read.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+DISPLAY_NAME_MAX = 500
+PERSON_NAME_MAX = 100
+PHONE_MAX = 30
+EMAIL_MAX = 100
+NOTES_MAX = 2000
+
+NAME_FORBIDDEN = (":",)
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    value: str
+    warning: str | None = None
+
+
+def clean_text(raw: Any) -> str:
+    """NFC-normalised, control characters (tab, newline, ...) turned to spaces, spaces collapsed."""
+    if raw is None:
+        return ""
+    text = unicodedata.normalize("NFC", str(raw))
+    text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
+    return " ".join(text.split())
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rstrip()
+
+
+def _quote(text: str, limit: int = 40) -> str:
+    shown = text if len(text) <= limit else text[: limit - 1] + "…"
+    return repr(shown)
+
+
+def name_text(raw: Any) -> str:
+    """A name with the characters QuickBooks refuses in names (colon, tab, newline) removed."""
+    text = clean_text(raw)
+    for ch in NAME_FORBIDDEN:
+        text = text.replace(ch, " ")
+    return " ".join(text.split())
+
+
+def has_forbidden_name_chars(raw: Any) -> bool:
+    """A colon, tab or newline inside the name (surrounding whitespace is merely trimmed)."""
+    inner = "" if raw is None else str(raw).strip()
+    return any(ch in inner for ch in (*NAME_FORBIDDEN, "\t", "\r", "\n"))
+
+
+def clean_name(raw: Any, label: str, limit: int = PERSON_NAME_MAX) -> Cleaned:
+    """A person name for GivenName/MiddleName/FamilyName: no colon, tab or newline; ``limit``."""
+    text = name_text(raw)
+    notes = []
+    if has_forbidden_name_chars(raw):
+        notes.append("had characters QuickBooks refuses in names (colon, tab, newline): removed")
+    if len(text) > limit:
+        notes.append(f"is {len(text)} characters: cut to {limit}")
+        text = shorten(text, limit)
+    warning = f"{label} {'; '.join(notes)}" if notes else None
+    return Cleaned(text, warning)
+
+
+def clean_email(raw: Any) -> Cleaned:
+    text = clean_text(raw)
+    if not text:
+        return Cleaned("")
+    if len(text) > EMAIL_MAX:
+        return Cleaned("", f"email {_quote(text)} is longer than {EMAIL_MAX} characters: not sent")
+    try:
+        result = validate_email(text, check_deliverability=False)
+    except EmailNotValidError:
+        return Cleaned("", f"email {_quote(text)} is not an address: not sent")
+    return Cleaned(result.normalized)
+
+
+def clean_phone(raw: Any, region: str = "RW") -> Cleaned:
+    """A valid phone number in international format; junk such as "N/A" or "0" is dropped."""
+    text = clean_text(raw)
+    if not text:
+        return Cleaned("")
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        return Cleaned("", f"phone {_quote(text)} is not a phone number: not sent")
+    formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return Cleaned(shorten(formatted, PHONE_MAX))
+
+
+def clean_gender(raw: Any) -> str:
+    text = clean_text(raw)
+    return {"m": "Male", "male": "Male", "f": "Female", "female": "Female"}.get(text.lower(), text)

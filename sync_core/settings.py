@@ -1,0 +1,238 @@
+"""One settings object, read from environment variables and `.streamlit/secrets.toml`.
+
+Environment variables win over the secrets file, so a deployment can override a single value
+without editing the file. Secrets are wrapped in :class:`Secret` so that printing, logging or
+showing a settings object never reveals them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+
+QBO_ENVIRONMENTS = ("simulator", "sandbox", "production")
+SANDBOX_API_BASE_URL = "https://sandbox-quickbooks.api.intuit.com"
+PRODUCTION_API_BASE_URL = "https://quickbooks.api.intuit.com"
+SANDBOX_DISCOVERY_URL = "https://developer.api.intuit.com/.well-known/openid_sandbox_configuration"
+PRODUCTION_DISCOVERY_URL = "https://developer.api.intuit.com/.well-known/openid_configuration"
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed; the message says which and how to fix it."""
+
+
+class Secret:
+    """A string that does not show itself: ``repr``/``str`` print a mask."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Settings:
+    mis_database_url: str | None = field(default=None, repr=False)  # may hold a password
+    data_dir: Path = DEFAULT_DATA_DIR
+
+    qbo_environment: str = "simulator"
+    qbo_client_id: str = ""
+    qbo_client_secret: Secret = field(default_factory=lambda: Secret(""))
+    qbo_redirect_uri: str = "http://localhost:8501/QuickBooks"
+    qbo_realm_id: str = ""
+    qbo_refresh_token: Secret = field(default_factory=lambda: Secret(""))
+    qbo_api_base_url: str = ""
+    qbo_discovery_url: str = ""
+    qbo_token_key: Secret = field(default_factory=lambda: Secret(""))
+    qbo_minor_version: int = 75
+
+    qbo_requests_per_minute: int = 500
+    qbo_max_concurrent: int = 10
+    qbo_batch_requests_per_minute: int = 40
+    # The client counts its limits over a window this much longer than QuickBooks' 60 s, so that
+    # network delay can never push a 61st-second request into QuickBooks' window: 0 x 429.
+    qbo_limit_window_margin_s: float = 2.0
+    qbo_connect_timeout_s: float = 5.0
+    qbo_read_timeout_s: float = 30.0
+
+    # Seed custom field name -> QuickBooks custom field DefinitionId (legacyIDV2). Fields without
+    # a definition are written to Notes.
+    qbo_custom_fields: Mapping[str, str] = field(default_factory=dict)
+    phone_region: str = "RW"
+
+    @property
+    def uses_demo_database(self) -> bool:
+        return not self.mis_database_url
+
+    @property
+    def uses_simulator(self) -> bool:
+        return self.qbo_environment == "simulator"
+
+    @property
+    def demo_database_path(self) -> Path:
+        return self.data_dir / "demo_mis.sqlite"
+
+    @property
+    def database_url(self) -> str:
+        if self.mis_database_url:
+            return self.mis_database_url
+        return f"sqlite:///{self.demo_database_path}"
+
+    @property
+    def api_base_url(self) -> str:
+        """QuickBooks API host; empty for the embedded simulator (its port is chosen at start)."""
+        if self.qbo_api_base_url:
+            return self.qbo_api_base_url.rstrip("/")
+        if self.qbo_environment == "production":
+            return PRODUCTION_API_BASE_URL
+        if self.qbo_environment == "sandbox":
+            return SANDBOX_API_BASE_URL
+        return ""
+
+    @property
+    def discovery_url(self) -> str:
+        if self.qbo_discovery_url:
+            return self.qbo_discovery_url
+        if self.qbo_environment == "production":
+            return PRODUCTION_DISCOVERY_URL
+        if self.qbo_environment == "sandbox":
+            return SANDBOX_DISCOVERY_URL
+        return ""
+
+    def describe(self) -> dict[str, str]:
+        """What the operator may see: where data comes from and goes to, never a secret."""
+        return {
+            "MIS database": _redact_url(self.database_url)
+            + (" (embedded demo)" if self.uses_demo_database else ""),
+            "QuickBooks environment": self.qbo_environment,
+            "QuickBooks API": self.api_base_url or "embedded simulator",
+            "Realm": self.qbo_realm_id or "(from the connection)",
+            "Client id": self.qbo_client_id or "(not set)",
+            "Client secret": "set" if self.qbo_client_secret else "not set",
+            "Token encryption key": "set" if self.qbo_token_key else "not set",
+            "Custom field definitions": ", ".join(
+                f"{k}={v}" for k, v in sorted(self.qbo_custom_fields.items())
+            )
+            or "none (all seed fields go to Notes)",
+        }
+
+
+def _redact_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is shown as a placeholder, never verbatim
+        return "(unparsable URL)"
+
+
+def _parse_custom_fields(value: Any) -> dict[str, str]:
+    """Accept ``{"Campus": "1"}`` (a TOML table) or ``"Campus=1, Program=2"`` (env var)."""
+    if not value:
+        return {}
+    if isinstance(value, Mapping):
+        return {str(k).strip(): str(v).strip() for k, v in value.items()}
+    result = {}
+    for part in str(value).split(","):
+        if not part.strip():
+            continue
+        name, sep, definition_id = part.partition("=")
+        if not sep or not name.strip() or not definition_id.strip():
+            raise SettingsError(
+                f"QBO_CUSTOM_FIELDS entry {part.strip()!r} is not 'FieldName=DefinitionId'"
+            )
+        result[name.strip()] = definition_id.strip()
+    return result
+
+
+def _read_secrets_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path} is not valid TOML: {exc}") from exc
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, secrets_file: Path | None = None
+) -> Settings:
+    """Build :class:`Settings` from ``environ`` (default ``os.environ``) over the secrets file."""
+    env = os.environ if environ is None else environ
+    path = Path(env.get("SYNC_SECRETS_FILE") or secrets_file or DEFAULT_SECRETS_FILE)
+    file_values = _read_secrets_file(path)
+
+    def get(name: str, default: Any = None) -> Any:
+        if name in env and env[name] != "":
+            return env[name]
+        value = file_values.get(name)
+        return default if value in (None, "") else value
+
+    def get_int(name: str, default: int) -> int:
+        raw = get(name, default)
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+
+    def get_float(name: str, default: float) -> float:
+        raw = get(name, default)
+        try:
+            return float(raw)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+
+    environment = str(get("QBO_ENVIRONMENT", "simulator")).strip().lower()
+    if environment not in QBO_ENVIRONMENTS:
+        raise SettingsError(
+            f"QBO_ENVIRONMENT must be one of {', '.join(QBO_ENVIRONMENTS)}; got {environment!r}"
+        )
+
+    return Settings(
+        mis_database_url=get("MIS_DATABASE_URL"),
+        data_dir=Path(get("SYNC_DATA_DIR", DEFAULT_DATA_DIR)),
+        qbo_environment=environment,
+        qbo_client_id=str(get("QBO_CLIENT_ID", "")),
+        qbo_client_secret=Secret(str(get("QBO_CLIENT_SECRET", ""))),
+        qbo_redirect_uri=str(get("QBO_REDIRECT_URI", Settings.qbo_redirect_uri)),
+        qbo_realm_id=str(get("QBO_REALM_ID", "")),
+        qbo_refresh_token=Secret(str(get("QBO_REFRESH_TOKEN", ""))),
+        qbo_api_base_url=str(get("QBO_API_BASE_URL", "")),
+        qbo_discovery_url=str(get("QBO_DISCOVERY_URL", "")),
+        qbo_token_key=Secret(str(get("QBO_TOKEN_KEY", ""))),
+        qbo_minor_version=get_int("QBO_MINOR_VERSION", 75),
+        qbo_requests_per_minute=get_int("QBO_REQUESTS_PER_MINUTE", 500),
+        qbo_max_concurrent=get_int("QBO_MAX_CONCURRENT", 10),
+        qbo_batch_requests_per_minute=get_int("QBO_BATCH_REQUESTS_PER_MINUTE", 40),
+        qbo_limit_window_margin_s=get_float("QBO_LIMIT_WINDOW_MARGIN_S", 2.0),
+        qbo_connect_timeout_s=get_float("QBO_CONNECT_TIMEOUT_S", 5.0),
+        qbo_read_timeout_s=get_float("QBO_READ_TIMEOUT_S", 30.0),
+        qbo_custom_fields=_parse_custom_fields(get("QBO_CUSTOM_FIELDS")),
+        phone_region=str(get("MIS_PHONE_REGION", "RW")).upper(),
+    )

@@ -1,0 +1,95 @@
+"""Shared fixtures: a fresh MIS database on SQLite and on MariaDB for every SQL test.
+
+MariaDB tests run against ``TEST_MARIADB_URL`` (default root@127.0.0.1:3306). Where MariaDB is
+not reachable they skip with the reason, except under CI (``CI`` set), where an unreachable
+MariaDB fails the run: CI must prove the SQL on MariaDB.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from sync_core.database import create_db_engine
+
+MARIADB_SERVER_URL = os.environ.get("TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
+IN_CI = bool(os.environ.get("CI"))
+BACKENDS = ("sqlite", "mariadb")
+
+
+def _mariadb_unavailable_reason() -> str | None:
+    try:
+        engine = create_db_engine(MARIADB_SERVER_URL, poolclass=sa.pool.NullPool)
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # any failure to connect means "not here"
+        return f"MariaDB not reachable at {MARIADB_SERVER_URL} ({type(exc).__name__}: {exc})"
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> str:
+    reason = _mariadb_unavailable_reason()
+    if reason:
+        if IN_CI:
+            pytest.fail(f"{reason}; CI requires the MariaDB suite", pytrace=False)
+        pytest.skip(f"{reason}; start MariaDB to run the MariaDB suite")
+    return MARIADB_SERVER_URL
+
+
+@pytest.fixture
+def make_database(request, tmp_path) -> Iterator:
+    """Factory: ``make_database("sqlite"|"mariadb") -> URL`` of a new empty database."""
+    created: list[tuple[Engine, str]] = []
+
+    def make(backend: str) -> str:
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path / f'mis_{uuid.uuid4().hex[:8]}.sqlite'}"
+        server = request.getfixturevalue("mariadb_server")
+        name = f"qbsync_test_{uuid.uuid4().hex[:12]}"
+        admin = create_db_engine(server, poolclass=sa.pool.NullPool)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        created.append((admin, name))
+        return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    for admin, name in created:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def db_url(backend, make_database) -> str:
+    """URL of a new, empty database on each backend."""
+    return make_database(backend)
+
+
+@pytest.fixture
+def empty_engine(db_url) -> Iterator[Engine]:
+    engine = create_db_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def demo_engine(empty_engine) -> Engine:
+    """A database holding the default demo MIS data (850 applicants, 1,200 students), migrated."""
+    from sync_core.demo_data import create_demo_database
+    from sync_core.migrations import ensure_schema
+
+    create_demo_database(empty_engine)
+    ensure_schema(empty_engine)
+    return empty_engine
