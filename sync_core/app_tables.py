@@ -32,6 +32,17 @@ oauth_connections = sa.Table(
     **MYSQL_TABLE_ARGS,
 )
 
+# authorisations started and not yet answered: the redirect back from Intuit arrives in a new
+# browser session (or the CLI), so the CSRF ``state`` we sent must be kept server-side
+oauth_states = sa.Table(
+    "qbsync_oauth_state",
+    metadata,
+    sa.Column("state", sa.String(100), primary_key=True),
+    sa.Column("environment", sa.String(20), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    **MYSQL_TABLE_ARGS,
+)
+
 audit_log = sa.Table(
     "qbsync_audit",
     metadata,

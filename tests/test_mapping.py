@@ -116,7 +116,9 @@ def _value(mapped, target):
     return mapped.fields[target]
 
 
-@pytest.mark.parametrize(("target", "expected"), APPLICANT_TABLE, ids=[t for t, _ in APPLICANT_TABLE])
+@pytest.mark.parametrize(
+    ("target", "expected"), APPLICANT_TABLE, ids=[t for t, _ in APPLICANT_TABLE]
+)
 def test_applicant_mapping_table(target, expected):
     mapped = map_applicant(APPLICANT, LOOKUPS)
     assert _value(mapped, target) == expected

@@ -28,6 +28,9 @@ class SimulatorConfig:
     max_batch_items: int = 30
     max_query_results: int = 1000
     throttling: bool = True
+    # QuickBooks counts its per-minute limits over 60 s; tests may shrink the window (on both
+    # the simulator and the client's limiter) to prove the pacing without waiting minutes.
+    limit_window_s: float = 60.0
     # DisplayName -> entity type ("Vendor" / "Employee"); a plain list of names means vendors.
     reserved_names: Mapping[str, str] | Sequence[str] = field(
         default_factory=lambda: dict(DEFAULT_RESERVED_NAMES)

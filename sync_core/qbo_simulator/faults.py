@@ -80,10 +80,9 @@ class FaultInjector:
 
 
 class Throttler:
-    """Per-realm sliding 60 s windows (all API requests; batch POSTs also in their own window)
-    plus an in-flight limit. A refused request is not counted anywhere."""
-
-    WINDOW_S = 60.0
+    """Per-realm sliding windows of ``config.limit_window_s`` (60 s, like QuickBooks) for all API
+    requests and, separately, batch POSTs; plus an in-flight limit. A refused request is not
+    counted anywhere."""
 
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
@@ -121,6 +120,6 @@ class Throttler:
             self._batches.clear()
 
     def _prune(self, window: deque[float], now: float) -> deque[float]:
-        while window and now - window[0] >= self.WINDOW_S:
+        while window and now - window[0] >= self.config.limit_window_s:
             window.popleft()
         return window

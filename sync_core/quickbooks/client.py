@@ -336,9 +336,9 @@ class QuickBooksClient:
         names = [n for n in dict.fromkeys(names) if n]
         found: list[dict[str, Any]] = []
         for i in range(0, len(names), chunk):
-            found.extend(
-                self.query_customers(q.display_name_in(names[i : i + chunk]), context=context)
-            )
+            # inactive customers still hold their name, but queries hide them unless asked
+            where = f"{q.display_name_in(names[i : i + chunk])} AND Active IN (true, false)"
+            found.extend(self.query_customers(where, context=context))
         return found
 
     # ----------------------------------------------------------------- Batch

@@ -1,0 +1,303 @@
+"""The QuickBooks client over real HTTP against the simulator: errors, retries, refresh, limits,
+idempotency, queries, batches, and the audit trail it leaves."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import sqlalchemy as sa
+
+from sync_core import app_tables
+from sync_core.audit import AuditLog, RecordRef
+from sync_core.quickbooks.client import (
+    CallContext,
+    QuickBooksClient,
+    RetryPolicy,
+    batch_create_item,
+)
+from sync_core.quickbooks.errors import (
+    AuthenticationError,
+    DuplicateNameError,
+    NetworkError,
+    NotFoundError,
+    QueryError,
+    ServerError,
+    StaleObjectError,
+    ThrottledError,
+    ValidationError,
+)
+from sync_core.quickbooks.limiter import Limits, RealmLimiter
+from sync_core.quickbooks.oauth import QuickBooksConnection
+from sync_core.quickbooks.token_store import TokenCipher, TokenSet, TokenStore, generate_key
+from sync_core.settings import Secret
+
+FAST_RETRY = RetryPolicy(attempts=4, initial_wait_s=0.01, max_wait_s=0.05)
+
+
+class QB:
+    """A connected client, its connection and the simulator, for one test."""
+
+    def __init__(self, sim, engine, *, limits=None, retry=FAST_RETRY, read_timeout_s=5.0):
+        app_tables.metadata.create_all(engine)
+        self.sim = sim
+        self.engine = engine
+        self.store = TokenStore(engine, TokenCipher(generate_key()), "simulator")
+        self.connection = QuickBooksConnection(
+            environment="simulator",
+            client_id=sim.config.client_id,
+            client_secret=Secret(sim.config.client_secret),
+            redirect_uri="http://localhost:8501/QuickBooks",
+            discovery_url=sim.discovery_url,
+            store=self.store,
+        )
+        self.connection.bootstrap(Secret(sim.issue_refresh_token()), sim.config.realm_id)
+        self.audit = AuditLog(engine)
+        self.client = self.make_client(limits=limits, retry=retry, read_timeout_s=read_timeout_s)
+
+    def make_client(self, *, limits=None, retry=FAST_RETRY, read_timeout_s=5.0):
+        return QuickBooksClient(
+            self.sim.base_url,
+            self.sim.config.realm_id,
+            self.connection,
+            limiter=RealmLimiter(limits or Limits()),
+            audit=self.audit,
+            retry=retry,
+            read_timeout_s=read_timeout_s,
+        )
+
+
+@pytest.fixture
+def qb(simulator, empty_engine) -> QB:
+    return QB(simulator, empty_engine)
+
+
+def test_create_read_and_sparse_update(qb):
+    created = qb.client.create_customer({"DisplayName": "Grace Uwase", "GivenName": "Grace"})
+    assert created["Id"] and created["SyncToken"] == "0"
+    read = qb.client.get_customer(created["Id"])
+    assert read["DisplayName"] == "Grace Uwase"
+    updated = qb.client.update_customer(created["Id"], read["SyncToken"], {"FamilyName": "Uwase"})
+    assert updated["FamilyName"] == "Uwase" and updated["GivenName"] == "Grace"
+    with pytest.raises(StaleObjectError):
+        qb.client.update_customer(created["Id"], "0", {"FamilyName": "X"})
+    with pytest.raises(NotFoundError):
+        qb.client.get_customer("999999")
+
+
+def test_every_call_carries_minorversion_and_every_post_a_requestid(qb):
+    qb.client.create_customer({"DisplayName": "Eric Mugisha"})
+    qb.client.query("SELECT * FROM Customer")
+    qb.client.batch([batch_create_item("1", {"DisplayName": "Peace Ingabire"})])
+    api = [r for r in qb.sim.inspect().requests if r.path.startswith("/v3/")]
+    assert api and all(r.minorversion == "75" for r in api)
+    posts = [r for r in api if r.method == "POST"]
+    assert posts and all(r.requestid for r in posts)
+
+
+def test_validation_error_carries_quickbooks_code_and_message(qb):
+    with pytest.raises(ValidationError) as caught:
+        qb.client.create_customer({"DisplayName": "Marie: Claire"})
+    assert caught.value.code == "2170"
+    assert caught.value.status == 400
+    assert "2170" in caught.value.describe()
+
+
+def test_duplicate_name_gives_the_existing_id(qb):
+    first = qb.client.create_customer({"DisplayName": "John Doe"})
+    with pytest.raises(DuplicateNameError) as caught:
+        qb.client.create_customer({"DisplayName": "JOHN DOE"})
+    assert caught.value.code == "6240"
+    assert caught.value.existing_id == first["Id"]
+    with pytest.raises(DuplicateNameError) as vendor:
+        qb.client.create_customer({"DisplayName": "Kigali Office Supplies Ltd"})
+    assert vendor.value.existing_id is None  # QuickBooks does not always say who holds it
+
+
+def test_authentication_error_when_refresh_is_refused(qb):
+    """The stored refresh token is dead (e.g. rotated away by another app): a clear error, and
+    the connection's status says so."""
+    stored = qb.store.load()
+    with qb.store.refresh_lock() as session:
+        session.save(
+            TokenSet(
+                access_token=Secret("expired"),
+                access_expires_at=stored.tokens.access_expires_at - dt.timedelta(hours=2),
+                refresh_token=Secret("revoked-token"),
+            )
+        )
+    qb.connection._remember(None)
+    with pytest.raises(AuthenticationError) as caught:
+        qb.client.create_customer({"DisplayName": "Nobody"})
+    assert "connect" in caught.value.hint.lower()
+    assert "invalid_grant" in qb.connection.status().last_error
+    assert qb.sim.inspect().customer_count == 0
+
+
+def test_throttled_and_server_errors_are_retried_then_typed(qb):
+    qb.sim.set_faults(throttle_storm=True)
+    with pytest.raises(ThrottledError):
+        qb.client.create_customer({"DisplayName": "Throttled Person"})
+    qb.sim.set_faults(throttle_storm=False, server_error_rate=1.0)
+    with pytest.raises(ServerError):
+        qb.client.create_customer({"DisplayName": "Server Error Person"})
+    # retried FAST_RETRY.attempts times each, then given up
+    statuses = [r.status for r in qb.sim.inspect().requests if r.path.endswith("/customer")]
+    assert statuses.count(429) == 4 and sum(1 for s in statuses if s >= 500) == 4
+    qb.sim.set_faults(server_error_rate=0.0)
+    assert qb.client.create_customer({"DisplayName": "Server Error Person"})["Id"]
+
+
+def test_transient_faults_are_absorbed_by_retries(qb):
+    qb.sim.set_faults(server_error_rate=0.5, seed=3)
+    client = qb.make_client(retry=RetryPolicy(attempts=10, initial_wait_s=0.01, max_wait_s=0.05))
+    ids = {client.create_customer({"DisplayName": f"Retry Person {n}"})["Id"] for n in range(20)}
+    assert len(ids) == 20
+    assert qb.sim.inspect().customer_count == 20
+    assert qb.sim.inspect().server_errors_sent > 0
+
+
+def test_network_error_when_nobody_answers(qb):
+    qb.sim.set_faults(latency_ms=1500)
+    client = qb.make_client(read_timeout_s=0.2)
+    with pytest.raises(NetworkError) as caught:
+        client.get_customer("1")
+    assert "No answer" in str(caught.value)
+
+
+def test_dropped_answer_is_recovered_by_requestid_without_a_second_customer(qb):
+    qb.sim.set_faults(drop_after_commit_rate=1.0)
+    created = qb.client.create_customer({"DisplayName": "Dropped Answer"}, requestid="r-drop-1")
+    state = qb.sim.inspect()
+    assert state.dropped_responses == 1 and state.requestid_replays == 1
+    assert state.customer_count == 1
+    assert created["DisplayName"] == "Dropped Answer"
+
+
+def test_requestid_replay_returns_the_first_answer(qb):
+    first = qb.client.create_customer({"DisplayName": "Replay Me"}, requestid="r-1")
+    again = qb.client.create_customer({"DisplayName": "Replay Me"}, requestid="r-1")
+    assert again == first
+    assert qb.sim.inspect().customer_count == 1
+
+
+def test_401_refreshes_once_persists_the_rotated_token_and_repeats(qb):
+    before = qb.store.load()
+    qb.sim.set_faults(access_token_ttl_s=0.5)
+    qb.client.create_customer({"DisplayName": "Before Expiry"})
+    time.sleep(0.7)
+    created = qb.client.create_customer({"DisplayName": "After Expiry"})
+    assert created["Id"]
+    after = qb.store.load()
+    assert after.version == before.version + 1
+    assert after.tokens.refresh_token != before.tokens.refresh_token  # rotated, and persisted
+    statuses = [r.status for r in qb.sim.inspect().requests if r.path.endswith("/customer")]
+    assert statuses == [200, 401, 200]
+    # the old refresh token no longer works: only the persisted one would
+    fresh = qb.make_client()
+    qb.connection._remember(None)
+    assert fresh.create_customer({"DisplayName": "Third"})["Id"]
+
+
+def test_queries_escape_apostrophes_and_backslashes(qb):
+    for name in ("Jean d'Amour Uwimana", "O'Brien", "Back\\slash Name"):
+        qb.client.create_customer({"DisplayName": name})
+    found = qb.client.find_customers_by_display_name(
+        ["Jean d'Amour Uwimana", "O'Brien", "Back\\slash Name", "Nobody"]
+    )
+    assert sorted(c["DisplayName"] for c in found) == [
+        "Back\\slash Name",
+        "Jean d'Amour Uwimana",
+        "O'Brien",
+    ]
+    with pytest.raises(QueryError):
+        qb.client.query("SELECT * FROM Customer WHERE Notes = 'x'")
+
+
+def test_query_pages_beyond_1000_rows(qb):
+    for start in range(0, 1050, 30):
+        qb.client.batch(
+            [
+                batch_create_item(str(n), {"DisplayName": f"Paged Person {n:05d}"})
+                for n in range(start, min(start + 30, 1050))
+            ]
+        )
+    everyone = list(qb.client.query_customers())
+    assert len(everyone) == 1050 and len({c["Id"] for c in everyone}) == 1050
+    assert qb.client.count_customers() == 1050
+    pages = [r for r in qb.sim.inspect().requests if r.path.endswith("/query")]
+    assert len(pages) == 3  # 1,000 + 50, plus the COUNT
+
+
+def test_batch_mixed_success_and_faults_matched_by_bid(qb):
+    qb.client.create_customer({"DisplayName": "Taken Name"})
+    results = qb.client.batch(
+        [
+            batch_create_item("a", {"DisplayName": "Fine One"}),
+            batch_create_item("b", {"DisplayName": "Taken Name"}),
+            batch_create_item("c", {"DisplayName": "Bad: Colon"}),
+            batch_create_item("d", {"DisplayName": "Fine Two"}),
+            {"bId": "e", "Query": "SELECT * FROM Customer WHERE DisplayName = 'Fine One'"},
+        ]
+    )
+    assert results["a"].entity["DisplayName"] == "Fine One"
+    assert results["d"].entity["DisplayName"] == "Fine Two"
+    assert isinstance(results["b"].error, DuplicateNameError)
+    assert results["c"].error.code == "2170"
+    assert results["e"].ok
+    with pytest.raises(ValueError, match="at most 30"):
+        qb.client.batch([batch_create_item(str(n), {"DisplayName": f"N{n}"}) for n in range(31)])
+
+
+def test_audit_trail_records_each_call_without_secrets(qb):
+    ref = RecordRef("applicant", 42)
+    qb.client.create_customer(
+        {"DisplayName": "Audited Person"},
+        requestid="r-audit",
+        context=CallContext(run_id=7, records=(ref,)),
+    )
+    with pytest.raises(DuplicateNameError):
+        qb.client.create_customer(
+            {"DisplayName": "Audited Person"}, context=CallContext(records=(ref,))
+        )
+    trail = qb.audit.trail("applicant", 42)
+    assert [t["http_status"] for t in trail] == [400, 200]
+    assert trail[0]["error_code"] == "6240" and "already exists" in trail[0]["error_message"]
+    assert trail[1]["requestid"] == "r-audit" and trail[1]["run_id"] == 7
+    assert trail[1]["intuit_tid"] and trail[1]["duration_ms"] is not None
+    stored = qb.store.load()
+    secrets = [stored.tokens.access_token.reveal(), stored.tokens.refresh_token.reveal()]
+    with qb.engine.connect() as conn:
+        dump = " ".join(str(row) for row in conn.execute(sa.select(app_tables.audit_log)))
+    assert not any(s in dump for s in secrets)
+    assert "Bearer" not in dump
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_limiter_keeps_2000_creates_free_of_429_at_default_limits(simulator, empty_engine):
+    """QuickBooks' default limits (500 requests and 40 batches per window, 10 at a time), with
+    the window shrunk from 60 s to 4 s on both sides so the test takes seconds, not minutes."""
+    window = 4.0
+    simulator.config.limit_window_s = window
+    qb = QB(simulator, empty_engine, limits=Limits(window_s=window, window_margin_s=0.5))
+    started = time.monotonic()
+
+    def single(n):
+        return qb.client.create_customer({"DisplayName": f"Single {n:05d}"})["Id"]
+
+    def batch(n):
+        items = [
+            batch_create_item(str(i), {"DisplayName": f"Batch {n:03d}-{i:02d}"}) for i in range(30)
+        ]
+        return [r.entity["Id"] for r in qb.client.batch(items).values()]
+
+    with ThreadPoolExecutor(16) as pool:
+        singles = list(pool.map(single, range(1100)))  # > 2 windows of 500 requests
+        batched = [i for ids in pool.map(batch, range(30)) for i in ids]  # 900 in 30 batches
+    elapsed = time.monotonic() - started
+    state = simulator.inspect()
+    assert len(set(singles + batched)) == 2000 == state.customer_count
+    assert state.throttled_count == 0
+    assert elapsed >= 2 * window  # the limiter really had to pace 1,100 + 30 requests
