@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import sqlalchemy as sa
@@ -26,7 +27,8 @@ class StatusCounts:
 
     @property
     def progress_pct(self) -> float:
-        return round(100.0 * self.synced / self.total, 1) if self.total else 0.0
+        # rounded down: 2,049 of 2,050 is 99.9 %, never a misleading 100 %
+        return math.floor(1000 * self.synced / self.total) / 10 if self.total else 0.0
 
     def __add__(self, other: StatusCounts) -> StatusCounts:
         return StatusCounts(

@@ -10,15 +10,20 @@ from functools import cached_property
 from sqlalchemy.engine import Engine
 
 from sync_core import demo
+from sync_core.analysis import SyncAnalysis, analyze
 from sync_core.audit import AuditLog
 from sync_core.database import create_db_engine
 from sync_core.mapping import MappingOptions
 from sync_core.migrations import MigrationReport, ensure_schema
+from sync_core.mis_tables import STATUS_FAILED, STATUS_NOT_SYNCED
+from sync_core.preview import Preview, preview
 from sync_core.quickbooks.client import QuickBooksClient, RetryPolicy
 from sync_core.quickbooks.errors import NotConnectedError, QuickBooksError
 from sync_core.quickbooks.limiter import Limits
 from sync_core.quickbooks.oauth import QuickBooksConnection
 from sync_core.quickbooks.token_store import TokenCipher, TokenStore
+from sync_core.record_kinds import RecordKind, kind_named
+from sync_core.records import RecordMatch, search_records
 from sync_core.runs import RunHistory
 from sync_core.settings import Secret, Settings, SettingsError, load_settings
 
@@ -62,6 +67,29 @@ class SyncContext:
     @cached_property
     def audit(self) -> AuditLog:
         return AuditLog(self.engine)
+
+    def analyze(self) -> SyncAnalysis:
+        with self.engine.connect() as conn:
+            return analyze(conn)
+
+    def preview(
+        self, kind: RecordKind | str, *, limit: int = 10, offset: int = 0, include_failed=False
+    ) -> Preview:
+        kind = kind_named(kind) if isinstance(kind, str) else kind
+        statuses = (STATUS_NOT_SYNCED, STATUS_FAILED) if include_failed else (STATUS_NOT_SYNCED,)
+        with self.engine.connect() as conn:
+            return preview(
+                conn,
+                kind,
+                limit=limit,
+                offset=offset,
+                options=self.mapping_options,
+                statuses=statuses,
+            )
+
+    def search(self, text: str) -> list[RecordMatch]:
+        with self.engine.connect() as conn:
+            return search_records(conn, text)
 
     # ------------------------------------------------------------ QuickBooks side
 
@@ -142,6 +170,7 @@ class SyncContext:
             batch_requests_per_minute=s.qbo_batch_requests_per_minute,
             max_concurrent=s.qbo_max_concurrent,
             window_margin_s=s.qbo_limit_window_margin_s,
+            window_s=s.qbo_limit_window_s,
         )
 
     def client(self, retry: RetryPolicy | None = None) -> QuickBooksClient:

@@ -61,6 +61,7 @@ def embedded_simulator(settings: Settings):
                 requests_per_minute=settings.qbo_requests_per_minute,
                 batch_requests_per_minute=settings.qbo_batch_requests_per_minute,
                 max_concurrent=settings.qbo_max_concurrent,
+                limit_window_s=settings.qbo_limit_window_s,
             )
             simulator = QuickBooksSimulator(
                 config, store_path=store, faults=Faults(latency_ms=DEMO_SIMULATOR_LATENCY_MS)

@@ -35,6 +35,7 @@ from sync_core.database import write_transaction
 from sync_core.mapping import MappedCustomer, MappingOptions, with_distinct_name
 from sync_core.mis_records import count_records, fetch_records
 from sync_core.mis_tables import STATUS_FAILED, STATUS_NOT_SYNCED
+from sync_core.quickbooks import query as q
 from sync_core.quickbooks.client import (
     MAX_BATCH_ITEMS,
     CallContext,
@@ -99,6 +100,7 @@ class SyncRequest:
 class _Item:
     mapped: MappedCustomer
     claim: status_writer.Claim
+    prelinked: str | None = None  # a qk_id the MIS already holds (e.g. from an earlier system)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -365,6 +367,7 @@ class SyncEngine:
         with self.db.connect() as conn:
             page = fetch_records(conn, kind, row_ids=[c.row_id for c in claims])
         mapped = {m.row_id: m for m in page.mapped(self.options)}
+        qk_ids = {r.row_id: (r.qk_id or "").strip() or None for r in page.records}
         items, invalid = [], []
         for c in claims:
             m = mapped.get(c.row_id)
@@ -383,7 +386,7 @@ class SyncEngine:
                     )
                 )
             else:
-                items.append(_Item(m, c))
+                items.append(_Item(m, c, qk_ids.get(c.row_id)))
         return items, invalid
 
     def _prepare(
@@ -404,14 +407,10 @@ class SyncEngine:
             for f in failed
         ]
         adopted: list[status_writer.Synced] = []
-        unsure = [i for i in items if i.claim.previously_unknown]
+        unsure = [i for i in items if i.claim.previously_unknown or i.prelinked]
         if unsure:
             try:
-                existing = find_existing(
-                    self.client,
-                    [Lookup(i.mapped, _extra_names(i)) for i in unsure],
-                    self._context(progress, unsure),
-                )
+                existing = self._existing_customers(unsure, progress)
             except AuthenticationError:
                 raise
             except QuickBooksError as exc:
@@ -423,10 +422,11 @@ class SyncEngine:
                     errors.append(_run_error(item.mapped, f))
             for item in unsure:
                 customer = existing.get(item.key)
-                if customer is not None:
+                if customer is not None and item in items:
                     items.remove(item)
                     adopted.append(_synced(item, customer))
-                    errors.append(_adopted_notice(item, customer, "an earlier attempt"))
+                    why = "its qk_id in the MIS" if item.prelinked else "an earlier attempt"
+                    errors.append(_adopted_notice(item, customer, why))
         with write_transaction(self.db) as conn:
             status_writer.mark_failed(conn, kind, failed)
             status_writer.mark_synced(conn, kind, adopted, progress.operator)
@@ -439,6 +439,28 @@ class SyncEngine:
         progress.synced += len(adopted)
         progress.adopted += len(adopted)
         return items
+
+    def _existing_customers(
+        self, items: Sequence[_Item], progress: Progress
+    ) -> dict[tuple[str, int], dict[str, Any]]:
+        """Customers that already are these records: by the qk_id the MIS holds, else by name."""
+        context = self._context(progress, items)
+        existing: dict[tuple[str, int], dict[str, Any]] = {}
+        prelinked = [i for i in items if i.prelinked]
+        if prelinked:
+            where = f"{q.id_in(i.prelinked for i in prelinked)} AND Active IN (true, false)"
+            by_id = {str(c["Id"]): c for c in self.client.query_customers(where, context=context)}
+            for item in prelinked:
+                if item.prelinked in by_id:
+                    existing[item.key] = by_id[item.prelinked]
+        unsure = [i for i in items if i.claim.previously_unknown and i.key not in existing]
+        if unsure:
+            existing.update(
+                find_existing(
+                    self.client, [Lookup(i.mapped, _extra_names(i)) for i in unsure], context
+                )
+            )
+        return existing
 
     def _unchecked(self, item: _Item, exc: QuickBooksError) -> status_writer.Failed:
         return status_writer.Failed(
