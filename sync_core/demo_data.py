@@ -111,7 +111,6 @@ ANOMALY_CATEGORIES: dict[str, str] = {
     # registrations
     "student_without_registration": "student with no registration row",
     "student_with_several_registrations": "student with 2 or more registration rows",
-    "reg_no_blank": "a student whose reg_no is blank (cannot be synced: no identity)",
     "registration_inactive_newer_than_active": "newest registration inactive, an older one active",
     "registration_same_date_tie": "two registrations with the same reg_date (reg_prg_id decides)",
     "student_only_inactive_registrations": "student whose registrations are all inactive",
@@ -567,8 +566,6 @@ STUDENT_SHOWCASE: tuple[dict, ...] = (
     {"name": ("Patience", None, "Habimana"), "dob": (datetime(1900, 1, 1), "dob_placeholder")},
     {"name": ("Théoneste", None, "Habimana"), "email1": _email_tag("n/a")},
     {"phone1": ("0", "phone_junk"), "regs": "dangling_ids"},
-    # reg_no is NOT NULL but can be blank: such a student cannot be identified in QuickBooks
-    {"name": ("Clarisse", None, "Uwera"), "reg_no": (" ", "reg_no_blank"), "regs": "none"},
 )
 
 
@@ -864,8 +861,9 @@ class _Generator:
         else:
             first, middle, family = self._normal_names(rng, sex[0])
         dob = showcase.get("dob") or self._dob(rng, year)
-        reg_no = showcase.get("reg_no", (f"{year}/{splz[2]}/{seq:04d}",))[0]
-        identity = _Identity(first, middle, family, sex, dob, reg_no, year, splz)
+        identity = _Identity(
+            first, middle, family, sex, dob, f"{year}/{splz[2]}/{seq:04d}", year, splz
+        )
         return identity, rng
 
     def student_chunks(self) -> Iterator[tuple[list[dict], list[dict]]]:
@@ -908,8 +906,7 @@ class _Generator:
             email1 = self._email_override(email1, "stu_email")
         else:
             email1, email_tag = self._email(rng, ident.first, ident.family, "stu_email", "student")
-        reg_no_tag = showcase.get("reg_no", (None, None))[1]
-        for tag in (prg_tag, cntr_tag, sex_tag, dob_tag, nid_tag, phone_tag, email_tag, reg_no_tag):
+        for tag in (prg_tag, cntr_tag, sex_tag, dob_tag, nid_tag, phone_tag, email_tag):
             if tag:
                 self.counts[tag] += 1
         country = COUNTRIES[int(born) - 1]

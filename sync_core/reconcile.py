@@ -1,22 +1,18 @@
 """Is this MIS record already a customer in QuickBooks? Asked before any record whose earlier
 attempt has an unknown outcome is sent again, and when QuickBooks says its name is taken.
 
-A customer is ours when its Notes carry this record's CustomerType and ApplicationID/RegNo, or
-when it holds the distinct name only this record is ever given ("John Doe (APP 1234)").
+A customer is ours only when its Notes carry this record's CustomerType and ApplicationID/RegNo:
+a name alone, even "John Doe (APP 1234)", could have been typed by someone, and linking a
+record to somebody else's customer would be worse than a readable failure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sync_core.mapping import (
-    MappedCustomer,
-    candidate_display_names,
-    distinct_display_name,
-    is_same_record,
-)
+from sync_core.mapping import MappedCustomer, candidate_display_names, is_same_record
 from sync_core.quickbooks.client import CallContext, QuickBooksClient
 
 
@@ -31,11 +27,7 @@ class Lookup:
 
 
 def is_ours(customer: dict[str, Any], mapped: MappedCustomer) -> bool:
-    if is_same_record(customer, mapped.kind, mapped.identity):
-        return True
-    real = mapped.renamed_from or mapped.display_name
-    distinct = distinct_display_name(real, mapped.reference)
-    return str(customer.get("DisplayName", "")).casefold() == distinct.casefold()
+    return is_same_record(customer, mapped.kind, mapped.identity)
 
 
 def find_existing(
@@ -62,7 +54,3 @@ def find_existing(
                 result[(lookup.mapped.kind, lookup.mapped.row_id)] = match
                 break
     return result
-
-
-def holders_of(customers: Iterable[dict[str, Any]], name: str) -> list[dict[str, Any]]:
-    return [c for c in customers if str(c.get("DisplayName", "")).casefold() == name.casefold()]

@@ -1,0 +1,455 @@
+"""The sync engine on the demo MIS (SQLite and MariaDB) against the simulator over HTTP.
+
+QuickBooks' limits are kept (500 requests and 40 batches per window, 10 at a time) but the
+window is shrunk from 60 s to 2 s on both sides, so a full run takes seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+
+import pytest
+import sqlalchemy as sa
+
+from sync_core import mis_tables
+from sync_core.background import cancel_sync, start_sync, wait_for
+from sync_core.context import open_context
+from sync_core.engine import SyncRequest, batch_requestid
+from sync_core.mapping import parse_notes
+from sync_core.mis_tables import STATUS_FAILED, STATUS_IN_PROGRESS, STATUS_NOT_SYNCED, STATUS_SYNCED
+from sync_core.quickbooks.client import RetryPolicy
+from sync_core.record_kinds import APPLICANT, STUDENT
+from sync_core.records import push_record
+from sync_core.run_lock import SyncAlreadyRunning
+from sync_core.runs import CANCELLED, COMPLETED, COMPLETED_WITH_ERRORS
+
+WINDOW_S = 2.0
+FAST_RETRY = RetryPolicy(attempts=10, initial_wait_s=0.05, max_wait_s=0.5)
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def ctx(demo_engine, db_url, simulator, make_settings):
+    simulator.config.limit_window_s = WINDOW_S
+    context = open_context(make_settings(simulator, db_url, qbo_limit_window_s=WINDOW_S))
+    yield context
+    context.close()
+
+
+def run(ctx, scope="all", retry=FAST_RETRY, **kwargs):
+    kwargs.setdefault("operator", "Test Registrar")
+    return ctx.sync_engine(retry=retry).run(SyncRequest(scope=scope, **kwargs))
+
+
+def statuses(ctx, kind) -> Counter:
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(sa.select(kind.status, sa.func.count()).group_by(kind.status)).all()
+    return Counter({s: n for s, n in rows})
+
+
+def rows(ctx, kind):
+    with ctx.engine.connect() as conn:
+        return conn.execute(
+            sa.select(
+                kind.row_id, kind.identity, kind.status, kind.table.c.qk_id, kind.table.c.pushed_by
+            )
+        ).all()
+
+
+def customers_by_id(simulator) -> dict[str, dict]:
+    return {c["Id"]: c for c in simulator.inspect().customers}
+
+
+def assert_each_record_is_exactly_one_customer(ctx, simulator, expect_all_synced=True):
+    """The finance office's first test: no MIS record is two customers, ever."""
+    customers = customers_by_id(simulator)
+    identities = Counter(
+        (
+            parse_notes(c.get("Notes"))["CustomerType"],
+            parse_notes(c.get("Notes")).get("ApplicationID")
+            or parse_notes(c.get("Notes")).get("RegNo"),
+        )
+        for c in customers.values()
+    )
+    duplicates = {k: n for k, n in identities.items() if n > 1}
+    assert not duplicates, f"records that became several customers: {duplicates}"
+    linked = 0
+    for kind in (APPLICANT, STUDENT):
+        for row_id, identity, status, qk_id, _ in rows(ctx, kind):
+            assert status != STATUS_IN_PROGRESS, f"{kind.name} {row_id} left at 3"
+            if status == STATUS_SYNCED:
+                customer = customers[qk_id]
+                marks = parse_notes(customer["Notes"])
+                assert marks["CustomerType"] == kind.customer_type
+                assert marks[kind.identity_field] == str(identity).strip()
+                linked += 1
+            elif expect_all_synced:
+                pytest.fail(f"{kind.name} {identity} not synced (status {status})")
+    assert linked == len(customers)
+
+
+def test_demo_data_syncs_completely_without_a_duplicate(ctx, simulator):
+    result = run(ctx, batch_size=50)
+    state = simulator.inspect()
+    assert result.run.state == COMPLETED and result.all_synced
+    assert state.customer_count == 2050 == result.run.synced
+    assert state.throttled_count == 0
+    assert_each_record_is_exactly_one_customer(ctx, simulator)
+    customers = list(customers_by_id(simulator).values())
+    names = [c["DisplayName"] for c in customers]
+    # namesakes and applicant/student twins are all there, told apart by name and CustomerType
+    john_does = [n for n in names if n.casefold().startswith("john doe")]
+    assert len(john_does) >= 5 and "John Doe" in names or "JOHN DOE" in names
+    assert any(n.endswith(")") and "(APP " in n for n in john_does)
+    assert any("(REG " in n for n in names)
+    twins = Counter(n.split(" (")[0].casefold() for n in names)
+    assert max(twins.values()) >= 2
+    # the real name always comes first
+    assert all(not n.startswith(("APP", "REG")) for n in names)
+    # every synced row knows who pushed it
+    assert {r[4] for r in rows(ctx, APPLICANT)} == {"Test Registrar"}
+    notices = ctx.history.errors(result.run.id, outcome="renamed")
+    assert len(notices) == result.run.renamed > 0
+    assert "belongs to another QuickBooks customer" in notices[0]["message"]
+    # every create went through the batch endpoint, 30 at most per request
+    creates = [r for r in state.requests if r.path.endswith("/customer") and r.method == "POST"]
+    assert creates == []
+
+
+def test_scope_and_batch_size_are_respected(ctx, simulator):
+    result = run(ctx, scope="applicants", batch_size=10)
+    assert result.run.synced == 850
+    assert statuses(ctx, STUDENT) == Counter({STATUS_NOT_SYNCED: 1200})
+    assert simulator.inspect().customer_count == 850
+
+
+def blank_reg_no(ctx, row_id: int = 5) -> None:
+    with ctx.engine.begin() as conn:
+        conn.execute(
+            mis_tables.students.update()
+            .where(mis_tables.students.c.per_id_ug == row_id)
+            .values(reg_no="  ")
+        )
+
+
+def test_hostile_records_sync_sanitised_or_fail_readably_and_the_run_goes_on(ctx, simulator):
+    long_ok = ctx.engine.dialect.name == "sqlite"  # MariaDB enforces VARCHAR(200)
+    hostile = {
+        1: {"first_name": None, "family_name": None},
+        2: {"first_name": "Marie: Claire", "family_name": "Uwimana\tKeza"},
+        3: {"email1": "john@", "phone1": "N/A"},
+        4: {"camp_id": "99", "intake_id": " 7 ", "opt_1": "abc", "prg_mode_id": "0"},
+        6: {
+            "first_name": "A" * (600 if long_ok else 200),
+            "family_name": "B" * (400 if long_ok else 200),
+        },
+    }
+    with ctx.engine.begin() as conn:
+        for row_id, values in hostile.items():
+            conn.execute(
+                mis_tables.applicants.update()
+                .where(mis_tables.applicants.c.appl_Id == row_id)
+                .values(**values)
+            )
+    blank_reg_no(ctx)
+    result = run(ctx, batch_size=100)
+    assert result.run.state == COMPLETED_WITH_ERRORS
+    assert result.run.failed == 1 and result.run.synced == 2049
+    failed = ctx.history.errors(result.run.id, outcome="failed")
+    assert len(failed) == 1
+    assert failed[0]["kind"] == "student" and "RegNo is empty" in failed[0]["message"]
+    assert failed[0]["hint"]
+    customers = customers_by_id(simulator)
+    by_row = {r[0]: r for r in rows(ctx, APPLICANT)}
+    name_of = {row_id: customers[by_row[row_id][3]]["DisplayName"] for row_id in hostile}
+    assert name_of[1] == "Applicant 1"
+    assert name_of[2] == "Marie Claire Uwimana Keza"
+    assert "PrimaryEmailAddr" not in customers[by_row[3][3]]
+    assert "Campus: 99" in customers[by_row[4][3]]["Notes"]
+    assert len(name_of[6]) <= 500 and name_of[6].startswith("A" * 100)
+    assert_each_record_is_exactly_one_customer(ctx, simulator, expect_all_synced=False)
+
+
+def test_failed_records_are_retried_only_when_asked(ctx, simulator):
+    blank_reg_no(ctx)
+    first = run(ctx, scope="students")
+    assert first.run.failed == 1
+    again = run(ctx, scope="students")
+    assert again.run.planned == 0 and again.run.failed == 0
+    fixed = ctx.engine.begin()
+    with fixed as conn:
+        conn.execute(
+            mis_tables.students.update()
+            .where(mis_tables.students.c.per_id_ug == 5)
+            .values(reg_no="2099/FIX/0001")
+        )
+    retried = run(ctx, scope="students", retry_failed=True)
+    assert retried.run.planned == 1 and retried.run.synced == 1
+    assert statuses(ctx, STUDENT) == Counter({STATUS_SYNCED: 1200})
+
+
+def test_under_faults_a_run_and_one_rerun_sync_everything_exactly_once(ctx, simulator):
+    """10% server errors, 5% answers dropped after the create committed, throttle storms, and
+    access tokens dying every 3 s (QuickBooks' 30 s, on the shrunk clock)."""
+    simulator.set_faults(
+        server_error_rate=0.10,
+        drop_after_commit_rate=0.05,
+        throttle_storm_every_s=1.5,
+        throttle_storm_duration_s=0.3,
+        access_token_ttl_s=3.0,
+        latency_ms=20,
+        seed=11,
+    )
+    first = run(ctx, batch_size=100)
+    state = simulator.inspect()
+    assert state.server_errors_sent > 0 and state.dropped_responses > 0
+    assert state.throttled_count > 0 and state.unauthorized_count > 0
+    second = run(ctx, batch_size=100, retry_failed=True)
+    assert first.run.synced + second.run.synced == 2050
+    assert statuses(ctx, APPLICANT) == Counter({STATUS_SYNCED: 850})
+    assert statuses(ctx, STUDENT) == Counter({STATUS_SYNCED: 1200})
+    assert simulator.inspect().customer_count == 2050
+    assert_each_record_is_exactly_one_customer(ctx, simulator)
+
+
+def test_lost_answer_then_crash_is_adopted_not_created_again(ctx, simulator):
+    """A record left at 3 whose customer QuickBooks did create (the answer never came back)."""
+    from sync_core.database import write_transaction
+    from sync_core.status_writer import claim
+
+    with write_transaction(ctx.engine) as conn:
+        claims = claim(conn, APPLICANT, statuses=[0], limit=3, run_id=0)
+    from sync_core.records import record_detail
+
+    sent = record_detail(ctx, APPLICANT, claims[0].row_id).mapped
+    created = ctx.client().create_customer(sent.payload)
+    result = run(ctx, scope="applicants")
+    assert result.run.reconciled == 1
+    assert {r[0]: r[3] for r in rows(ctx, APPLICANT)}[claims[0].row_id] == created["Id"]
+    assert simulator.inspect().customer_count == 850
+    assert_each_record_is_exactly_one_customer(ctx, simulator, expect_all_synced=False)
+
+
+def test_name_clash_adopts_our_own_customer_and_renames_for_a_namesake(ctx, simulator):
+    from sync_core.records import record_detail
+
+    ours = record_detail(ctx, APPLICANT, 1).mapped  # e.g. created by hand from our payload
+    mine = ctx.client().create_customer(ours.payload)
+    namesake = record_detail(ctx, APPLICANT, 2).mapped
+    stranger = ctx.client().create_customer({"DisplayName": namesake.display_name})
+    result = run(ctx, scope="applicants")
+    by_row = {r[0]: r[3] for r in rows(ctx, APPLICANT)}
+    assert by_row[1] == mine["Id"]
+    assert by_row[2] != stranger["Id"]
+    renamed = customers_by_id(simulator)[by_row[2]]["DisplayName"]
+    assert renamed == f"{namesake.display_name} (APP 2)"
+    adopted = [e for e in ctx.history.errors(result.run.id) if e["outcome"] == "adopted"]
+    assert any(e["row_id"] == 1 for e in adopted)
+
+
+def test_a_record_whose_both_names_are_taken_fails_readably(ctx, simulator):
+    from sync_core.records import record_detail
+
+    mapped = record_detail(ctx, APPLICANT, 2).mapped
+    ctx.client().create_customer({"DisplayName": mapped.display_name})
+    ctx.client().create_customer({"DisplayName": f"{mapped.display_name} (APP 2)"})
+    result = run(ctx, scope="applicants")
+    failed = ctx.history.errors(result.run.id, outcome="failed")
+    assert [e["row_id"] for e in failed] == [2]
+    assert "are taken by other QuickBooks customers" in failed[0]["message"]
+
+
+def test_a_qk_id_already_in_the_mis_is_linked_not_created(ctx, simulator):
+    existing = ctx.client().create_customer({"DisplayName": "Created By The Earlier System"})
+    with ctx.engine.begin() as conn:
+        conn.execute(
+            mis_tables.students.update()
+            .where(mis_tables.students.c.per_id_ug == 3)
+            .values(qk_id=existing["Id"])
+        )
+    run(ctx, scope="students")
+    assert {r[0]: r[3] for r in rows(ctx, STUDENT)}[3] == existing["Id"]
+    assert simulator.inspect().customer_count == 1200
+
+
+def test_two_runs_started_together_exactly_one_runs(ctx):
+    results, barrier = [], threading.Barrier(2)
+
+    def start(name):
+        engine = ctx.sync_engine(retry=FAST_RETRY)
+        barrier.wait()
+        try:
+            results.append(("started", engine.start(SyncRequest("all", operator=name))))
+        except SyncAlreadyRunning as exc:
+            results.append(("refused", str(exc)))
+
+    threads = [threading.Thread(target=start, args=(n,)) for n in ("Alice", "Bob")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    kinds = sorted(k for k, _ in results)
+    assert kinds == ["refused", "started"]
+    refusal = next(m for k, m in results if k == "refused")
+    assert "a sync started by" in refusal and ("Alice" in refusal or "Bob" in refusal)
+
+
+def test_cancel_stops_after_the_current_step_and_releases_the_rest(ctx, simulator):
+    simulator.set_faults(latency_ms=150)
+    run_id = start_sync(ctx, SyncRequest("all", operator="Canceller", batch_size=10))
+    with pytest.raises(SyncAlreadyRunning, match="Canceller"):
+        start_sync(ctx, SyncRequest("all", operator="Second Browser"))
+    deadline = time.monotonic() + 30
+    while ctx.history.get(run_id).done == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cancel_sync(ctx, run_id)
+    assert wait_for(run_id, timeout=60)
+    summary = ctx.history.get(run_id)
+    assert summary.state == CANCELLED
+    assert 0 < summary.synced < 2050
+    counts = statuses(ctx, APPLICANT) + statuses(ctx, STUDENT)
+    assert counts[STATUS_IN_PROGRESS] == 0
+    assert counts[STATUS_SYNCED] == summary.synced == simulator.inspect().customer_count
+    assert counts[STATUS_NOT_SYNCED] == 2050 - summary.synced
+
+
+def test_progress_is_published_while_running(ctx):
+    seen = []
+    engine = ctx.sync_engine(
+        on_progress=lambda p: seen.append((p.done, p.planned)), retry=FAST_RETRY
+    )
+    engine.progress_interval_s = 0.0
+    engine.run(SyncRequest("applicants", operator="Watcher", batch_size=50))
+    assert seen[0] == (0, 850) and seen[-1] == (850, 850)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert len(seen) > 3
+
+
+def test_single_record_push(ctx, simulator):
+    blank_reg_no(ctx, row_id=7)
+    run(ctx, scope="students")
+    outcome = push_record(ctx, STUDENT, 7, "Registrar Retry")
+    assert outcome.status == "failed" and "RegNo is empty" in outcome.message
+    with ctx.engine.begin() as conn:
+        conn.execute(
+            mis_tables.students.update()
+            .where(mis_tables.students.c.per_id_ug == 7)
+            .values(reg_no="2099/FIX/0007")
+        )
+    outcome = push_record(ctx, STUDENT, 7, "Registrar Retry")
+    assert outcome.status == "synced" and outcome.qk_id
+    again = push_record(ctx, STUDENT, 7, "Registrar Retry")
+    assert again.status == "already synced" and again.qk_id == outcome.qk_id
+    assert simulator.inspect().customer_count == 1200
+    trail = again.detail.audit
+    assert trail and trail[0]["operation"] == "batch"
+
+
+def test_requestid_is_derived_from_records_attempts_and_names():
+    from sync_core.engine import _Item
+    from sync_core.mapping import MappedCustomer
+    from sync_core.status_writer import Claim
+
+    def item(row_id, attempt, name):
+        mapped = MappedCustomer(
+            "applicant", row_id, str(row_id), f"APP {row_id}", {"DisplayName": name}, {}, {}
+        )
+        return _Item(mapped, Claim("applicant", row_id, attempt, False, None))
+
+    a = batch_requestid([item(1, 1, "A"), item(2, 1, "B")])
+    assert a == batch_requestid([item(2, 1, "B"), item(1, 1, "A")])
+    assert a != batch_requestid([item(1, 2, "A"), item(2, 1, "B")])
+    assert a != batch_requestid([item(1, 1, "A (APP 1)"), item(2, 1, "B")])
+    assert len(a) <= 50
+
+
+# ---------------------------------------------------------------- SIGKILL
+
+
+def _cli_env(ctx, simulator) -> dict[str, str]:
+    s = ctx.settings
+    return {
+        **os.environ,
+        "MIS_DATABASE_URL": s.database_url,
+        "QBO_ENVIRONMENT": "simulator",
+        "QBO_API_BASE_URL": simulator.base_url,
+        "QBO_DISCOVERY_URL": simulator.discovery_url,
+        "QBO_TOKEN_KEY": s.qbo_token_key.reveal(),
+        "QBO_LIMIT_WINDOW_S": str(WINDOW_S),
+        "SYNC_DATA_DIR": str(s.data_dir),
+        "PYTHONPATH": PROJECT_ROOT,
+    }
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_then_rerun_leaves_no_duplicate(ctx, simulator):
+    simulator.set_faults(latency_ms=250)
+    ctx.connection.status()  # connected and stored before the child processes start
+    rng = random.Random(5)
+    env = {**_cli_env(ctx, simulator), "QBO_MAX_CONCURRENT": "2"}  # a run lasts ~10 s
+    for _trial in range(3):
+        child = subprocess.Popen(
+            [sys.executable, "-m", "sync_core", "all", "--batch-size", "50", "--operator", "Cron"],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(1.5, 2.5))
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    # killed mid-step, records are left at 3 (claimed, maybe sent): the rerun must repair them
+    counts_before = statuses(ctx, APPLICANT) + statuses(ctx, STUDENT)
+    assert counts_before[STATUS_IN_PROGRESS] > 0 and counts_before[STATUS_NOT_SYNCED] > 0
+    simulator.set_faults(latency_ms=0)
+    result = run(ctx, batch_size=50)
+    assert result.run.state == COMPLETED
+    assert simulator.inspect().customer_count == 2050
+    assert_each_record_is_exactly_one_customer(ctx, simulator)
+    history = ctx.history.recent(limit=10)
+    assert sum(1 for r in history if r.state == "interrupted") == 3
+    assert result.run.reconciled + result.run.released == counts_before[STATUS_IN_PROGRESS]
+    assert counts_before[STATUS_SYNCED] > 0  # the killed runs did real work
+
+
+def test_cli_exit_codes(ctx, simulator):
+    env = _cli_env(ctx, simulator)
+    blank_reg_no(ctx)
+    ctx.connection.status()
+
+    def cli(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "sync_core", *args],
+            env=env,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    done = cli("students", "--batch-size", "100", "--operator", "CLI Tester")
+    assert done.returncode == 1, done.stderr  # one record failed
+    assert "RegNo is empty" in done.stdout
+    assert "run " in done.stderr  # plain progress lines when not a terminal
+    ok = cli("applicants", "--operator", "CLI Tester", "--json")
+    assert ok.returncode == 0, ok.stderr
+    ctx.sync_engine().start(SyncRequest("all", operator="Someone Else"))
+    busy = cli("all")
+    assert busy.returncode == 3 and "a sync started by Someone Else" in busy.stderr
+    broken = subprocess.run(
+        [sys.executable, "-m", "sync_core", "status"],
+        env={**env, "QBO_ENVIRONMENT": "production", "QBO_TOKEN_KEY": ""},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert broken.returncode == 2 and "Configuration problem" in broken.stderr
+    assert statuses(ctx, STUDENT)[STATUS_FAILED] == 1
