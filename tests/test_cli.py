@@ -1,0 +1,132 @@
+"""``python -m sync_core`` as an operator runs it: real processes, real database, simulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import requests
+import sqlalchemy as sa
+
+from sync_core.database import create_db_engine
+from sync_core.quickbooks.token_store import TokenCipher, TokenStore, generate_key
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def cli(*args, env=None, stdin=None):
+    return subprocess.run(
+        [sys.executable, "-m", "sync_core", *args],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": PROJECT_ROOT, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def mis_env(db_url, simulator, tmp_path, key=None):
+    return {
+        "MIS_DATABASE_URL": db_url,
+        "QBO_ENVIRONMENT": "simulator",
+        "QBO_API_BASE_URL": simulator.base_url,
+        "QBO_DISCOVERY_URL": simulator.discovery_url,
+        "QBO_TOKEN_KEY": key or generate_key(),
+        "SYNC_DATA_DIR": str(tmp_path / "data"),
+        "QBO_REDIRECT_URI": "http://localhost:8501/QuickBooks",
+    }
+
+
+def test_analyze_prints_the_seed_report_and_json(demo_engine, db_url, simulator, tmp_path):
+    env = mis_env(db_url, simulator, tmp_path)
+    text = cli("analyze", env=env)
+    assert text.returncode == 0, text.stderr
+    for line in (
+        "Total Applicants: 850",
+        "Total Students: 1,200",
+        "Total Customers: 2,050",
+        "Overall Progress: 0.0%",
+    ):
+        assert line in text.stdout
+    data = json.loads(cli("analyze", "--json", env=env).stdout)
+    assert data["success"] is True
+    assert data["data"]["overall"]["total_customers"] == 2050
+    assert data["data"]["applicants"]["not_synced"] == 850
+
+
+def test_preview_text_and_json(demo_engine, db_url, simulator, tmp_path):
+    env = mis_env(db_url, simulator, tmp_path)
+    text = cli("preview-applicants", "--limit", "5", env=env)
+    assert text.returncode == 0, text.stderr
+    assert "Applicants not yet synced: 850 (showing 1-5)" in text.stdout
+    assert "CustomerType: Applicant   → Notes" in text.stdout
+    data = json.loads(
+        cli("preview-students", "--limit", "3", "--offset", "2", "--json", env=env).stdout
+    )
+    assert [r["row_id"] for r in data["records"]] == [3, 4, 5]
+    assert data["total_not_synced"] == 1200
+    assert data["records"][0]["payload"]["DisplayName"]
+    bad = cli("preview-students", "--limit", "0", env=env)
+    assert bad.returncode == 2 and "limit must be at least 1" in bad.stderr
+
+
+def test_demo_db_fills_any_database(make_database, backend):
+    url = make_database(backend)
+    done = cli("demo-db", "--url", url, "--applicants", "30", "--students", "40")
+    assert done.returncode == 0, done.stderr
+    engine = create_db_engine(url)
+    with engine.connect() as conn:
+        counts = [
+            conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
+            for t in ("tbl_online_application", "tbl_personal_ug")
+        ]
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("tbl_personal_ug")}
+    engine.dispose()
+    assert counts == [30, 40]
+    assert "QuickBk_Status" in columns  # migrated, ready to sync
+    again = cli("demo-db", "--url", url)
+    assert again.returncode == 2 and "replace" in again.stderr
+
+
+def test_connect_by_pasting_the_redirect_and_status_never_shows_a_token(
+    demo_engine, db_url, simulator, tmp_path
+):
+    env = mis_env(db_url, simulator, tmp_path)
+    before = cli("status", env=env)
+    assert before.returncode == 0 and "not connected" in before.stdout
+    # the operator's browser: the consent page sends it back to the redirect URI
+    started = subprocess.Popen(
+        [sys.executable, "-m", "sync_core", "connect"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": PROJECT_ROOT, **env},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = ""
+    while "oauth2" not in url:
+        url = started.stdout.readline().strip()
+    redirect = requests.get(url, allow_redirects=False, timeout=10).headers["Location"]
+    out, err = started.communicate(redirect + "\n", timeout=60)
+    assert started.returncode == 0, err
+    assert f"Connected to realm {simulator.config.realm_id}" in out
+    status = cli("status", "--json", env=env)
+    data = json.loads(status.stdout)
+    assert data["connection"]["connected"] is True
+    text = cli("status", env=env).stdout
+    assert "connected to realm" in text and "Last runs:" in text
+    engine = create_db_engine(db_url)
+    stored = TokenStore(engine, TokenCipher(env["QBO_TOKEN_KEY"]), "simulator").load()
+    engine.dispose()
+    for secret in (stored.tokens.access_token.reveal(), stored.tokens.refresh_token.reveal()):
+        assert secret not in status.stdout + text + out + err
+
+
+def test_token_key_prints_a_usable_key():
+    key = cli("token-key").stdout.strip()
+    TokenCipher(key)  # a valid Fernet key
+    assert key != cli("token-key").stdout.strip()
