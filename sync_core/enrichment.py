@@ -37,8 +37,9 @@ class LookupSpec:
 
 def _first_text(*values: Any) -> str:
     for value in values:
-        if value is not None and str(value).strip():
-            return " ".join(str(value).split())
+        text = clean_text(value)
+        if text:
+            return text
     return ""
 
 
@@ -142,7 +143,7 @@ class Lookups:
         text = normalise_id(raw)
         if not text:
             return Resolved("")
-        key = integer_key(text)
+        key = int(text) if text.isdigit() else None
         known = self.names.get(lookup, {})
         if key is not None and key in known:
             name = known[key]

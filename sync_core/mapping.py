@@ -11,6 +11,7 @@ every customer although it cannot be queried).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -82,28 +83,43 @@ def _text_field(raw: Any) -> str:
     return sanitize.clean_text(raw)
 
 
-def _placement(
-    fields: Mapping[str, str], definitions: Mapping[str, str]
-) -> tuple[dict[str, str], list[dict[str, str]], list[str]]:
-    """Where each field goes; the CustomField entries; the fields written to Notes, in order."""
+@functools.lru_cache(maxsize=64)
+def _layout(
+    field_names: tuple[str, ...], definitions: tuple[tuple[str, str], ...]
+) -> tuple[dict[str, str], tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """Where each field goes (the same for every record of a kind): the placement shown to the
+    operator, the (field, DefinitionId) pairs written as CustomField, the fields in Notes."""
+    by_name = dict(definitions)
     placement: dict[str, str] = {}
-    custom: list[dict[str, str]] = []
+    custom: list[tuple[str, str]] = []
     in_notes: list[str] = []
-    for name, value in fields.items():
-        definition = definitions.get(name)
+    for name in field_names:
+        definition = by_name.get(name)
         places = []
         if definition:
             places.append(f"CustomField {definition}")
-            if value:
-                custom.append({"DefinitionId": str(definition), "StringValue": value})
+            custom.append((name, str(definition)))
         if not definition or name in IDENTITY_FIELDS:
             places.insert(0, NOTES)
             in_notes.append(name)
         placement[name] = " + ".join(places)
-    return placement, custom, in_notes
+    return placement, tuple(custom), tuple(in_notes)
 
 
-def _notes(fields: Mapping[str, str], names: list[str]) -> tuple[str, str | None]:
+def _placement(
+    fields: Mapping[str, str], definitions: Mapping[str, str]
+) -> tuple[dict[str, str], list[dict[str, str]], tuple[str, ...]]:
+    """Where each field goes; the CustomField entries; the fields written to Notes, in order."""
+    placement, custom, in_notes = _layout(tuple(fields), tuple(sorted(definitions.items())))
+    entries = [
+        {"DefinitionId": definition, "StringValue": fields[name]}
+        for name, definition in custom
+        if fields[name]
+    ]
+    return dict(placement), entries, in_notes
+
+
+def _notes(fields: Mapping[str, str], names: tuple[str, ...]) -> tuple[str, str | None]:
     lines = [f"{name}: {fields[name]}" for name in names if fields[name]]
     notes = "\n".join(lines)
     if len(notes) <= sanitize.NOTES_MAX:
@@ -130,9 +146,7 @@ def _build(
     middle = sanitize.clean_name(names[1], "middle name")
     family = sanitize.clean_name(names[2], "family name")
     # The DisplayName keeps the whole real name (first + family; its limit is 500, not 100).
-    display_name = " ".join(
-        p for p in (sanitize.name_text(names[0]), sanitize.name_text(names[2])) if p
-    )
+    display_name = " ".join(p for p in (given.uncut, family.uncut) if p)
     reference = kind.reference(identity)
     warnings = [w for w in (given.warning, middle.warning, family.warning) if w] + warnings
     if len(display_name) > sanitize.DISPLAY_NAME_MAX:
@@ -180,7 +194,7 @@ def _resolve(lookups: Lookups, lookup: str, raw: Any, warnings: list[str]) -> st
     resolved = lookups.resolve(lookup, raw)
     if resolved.warning:
         warnings.append(resolved.warning)
-    return sanitize.clean_text(resolved.value)
+    return resolved.value
 
 
 def map_applicant(
