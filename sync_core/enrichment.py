@@ -137,8 +137,17 @@ class Lookups:
     """Readable names by lookup and integer key, for the ids one page of records needs."""
 
     names: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
+    # a page asks for the same few ids again and again: answer each (lookup, raw id) once
+    _memo: dict[tuple[str, Any], Resolved] = field(default_factory=dict, compare=False, repr=False)
 
     def resolve(self, lookup: str, raw: Any) -> Resolved:
+        key = (lookup, raw)
+        resolved = self._memo.get(key)
+        if resolved is None:
+            resolved = self._memo[key] = self._resolve(lookup, raw)
+        return resolved
+
+    def _resolve(self, lookup: str, raw: Any) -> Resolved:
         spec = LOOKUPS[lookup]
         text = normalise_id(raw)
         if not text:

@@ -23,8 +23,6 @@ PHONE_MAX = 30
 EMAIL_MAX = 100
 NOTES_MAX = 2000
 
-NAME_FORBIDDEN = (":",)
-
 
 @dataclass(frozen=True)
 class Cleaned:
@@ -58,25 +56,27 @@ def _quote(text: str, limit: int = 40) -> str:
     return repr(shown)
 
 
+_NAME_FORBIDDEN = re.compile(r"[:\t\r\n]")
+
+
 def name_text(raw: Any) -> str:
     """A name with the characters QuickBooks refuses in names (colon, tab, newline) removed."""
     text = clean_text(raw)
-    for ch in NAME_FORBIDDEN:
-        text = text.replace(ch, " ")
-    return " ".join(text.split())
+    if ":" in text:
+        text = " ".join(text.replace(":", " ").split())
+    return text
 
 
 def has_forbidden_name_chars(raw: Any) -> bool:
     """A colon, tab or newline inside the name (surrounding whitespace is merely trimmed)."""
-    inner = "" if raw is None else str(raw).strip()
-    return any(ch in inner for ch in (*NAME_FORBIDDEN, "\t", "\r", "\n"))
+    return raw is not None and bool(_NAME_FORBIDDEN.search(str(raw).strip()))
 
 
 def clean_name(raw: Any, label: str, limit: int = PERSON_NAME_MAX) -> Cleaned:
     """A person name for GivenName/MiddleName/FamilyName: no colon, tab or newline; ``limit``."""
     full = text = name_text(raw)
     notes = []
-    if has_forbidden_name_chars(raw):
+    if text != raw and has_forbidden_name_chars(raw):
         notes.append("had characters QuickBooks refuses in names (colon, tab, newline): removed")
     if len(text) > limit:
         notes.append(f"is {len(text)} characters: cut to {limit}")
