@@ -1,0 +1,76 @@
+"""The operator dashboard: `streamlit run app.py`.
+
+Shared frame for every page (login gate, demo banner, operator, connection and running sync in
+the sidebar), then the page the URL names: / Overview, /Preview, /Sync, /Records, /Runs,
+/QuickBooks.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import _ui as ui
+from sync_core import ui_helpers as uh
+
+st.set_page_config(
+    page_title="MIS → QuickBooks customers", page_icon=":material/sync_alt:", layout="wide"
+)
+
+PAGES = [
+    st.Page(
+        ui.PAGE_OVERVIEW,
+        title="Overview",
+        icon=":material/dashboard:",
+        url_path="Overview",
+        default=True,
+    ),
+    st.Page(ui.PAGE_PREVIEW, title="Preview", icon=":material/preview:", url_path="Preview"),
+    st.Page(ui.PAGE_SYNC, title="Sync", icon=":material/sync:", url_path="Sync"),
+    st.Page(ui.PAGE_RECORDS, title="Records", icon=":material/person_search:", url_path="Records"),
+    st.Page(ui.PAGE_RUNS, title="Runs", icon=":material/history:", url_path="Runs"),
+    st.Page(ui.PAGE_QUICKBOOKS, title="QuickBooks", icon=":material/link:", url_path="QuickBooks"),
+]
+
+if ui.auth_configured() and not ui._logged_in():
+    # Only the login screen exists until the user has logged in.
+    st.navigation([st.Page(ui.require_login, title="Log in", url_path="login")]).run()
+    st.stop()
+
+page = st.navigation(PAGES)
+ctx = ui.context()
+
+
+def sidebar() -> None:
+    settings = ctx.settings
+    banner = uh.demo_banner(settings.uses_demo_database, settings.uses_simulator)
+    with st.sidebar:
+        if banner:
+            st.warning(f"**{banner}**", icon=":material/science:")
+        if ui.auth_configured():
+            st.markdown(f"Signed in as **{ui.operator_name() or 'unknown'}**")
+            st.button("Log out", on_click=st.logout, key="logout")
+        else:
+            st.text_input(
+                "Operator",
+                key=ui.OPERATOR_KEY,
+                placeholder="Your name",
+                help="Recorded as pushed_by on every record you push. Needed before a push.",
+            )
+        status = ui.connection_status(ctx)
+        if status is not None:
+            if status.connected:
+                st.caption(
+                    f":material/check_circle: QuickBooks connected · realm {status.realm_id}"
+                )
+            else:
+                st.caption(":material/link_off: QuickBooks not connected")
+        active = ctx.history.active()
+        if active is not None:
+            st.caption(
+                f":material/hourglass_top: Sync running (run {active.id}, by {active.operator})"
+            )
+            st.page_link(ui.PAGE_SYNC, label="Watch it on the Sync page")
+
+
+sidebar()
+page.run()

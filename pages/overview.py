@@ -1,0 +1,146 @@
+"""Overview: how far the sync has come, the running sync, the last runs, the connection."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages import _ui as ui
+from sync_core import ui_helpers as uh
+
+ctx = ui.page_context()
+tz = ui.timezone()
+
+st.title("Overview")
+st.caption("Applicants and students of the MIS as QuickBooks customers.")
+
+
+def status_chart(analysis) -> go.Figure:
+    frame = uh.status_frame(analysis)
+    fig = go.Figure()
+    for status in uh.STATUS_ORDER:
+        part = frame[frame["status"] == status]
+        fig.add_bar(
+            name=status,
+            y=part["group"],
+            x=part["count"],
+            orientation="h",
+            marker_color=uh.STATUS_COLORS[status],
+            customdata=part["share"],
+            hovertemplate="%{y}: %{x:,} " + status + " (%{customdata:.1%})<extra></extra>",
+        )
+    fig.update_layout(
+        barmode="stack",
+        title={"text": "Records by status", "y": 0.98},
+        height=320,
+        margin={"l": 10, "r": 10, "t": 70, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "traceorder": "normal"},
+        yaxis={"autorange": "reversed"},
+        xaxis={"title": None},
+    )
+    return fig
+
+
+def progress_chart(analysis) -> go.Figure:
+    frame = uh.progress_frame(analysis)
+    fig = go.Figure(
+        go.Bar(
+            y=frame["group"],
+            x=frame["progress_pct"],
+            orientation="h",
+            marker_color=uh.STATUS_COLORS["synced"],
+            text=[f"{p:.1f} %" for p in frame["progress_pct"]],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:.1f} % synced<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title={"text": "Progress (% synced)", "y": 0.98},
+        height=320,
+        margin={"l": 10, "r": 40, "t": 70, "b": 10},
+        xaxis={"range": [0, 100], "title": None, "ticksuffix": " %"},
+        yaxis={"autorange": "reversed"},
+    )
+    return fig
+
+
+def counts_and_charts(watching_run: bool) -> None:
+    active = ctx.history.active()
+    if watching_run and active is None:
+        ui.clear_caches()  # the run just ended: show final counts, stop polling
+        st.rerun()
+    analysis = ui.analysis(ctx)
+    overall = analysis.overall
+    if active is not None:
+        with st.container(border=True):
+            st.markdown(
+                f":material/hourglass_top: **A sync is running** — run {active.id} "
+                f"({active.scope}) started by {active.operator} at "
+                f"{uh.format_time(active.started_at, tz)}"
+            )
+            st.progress(active.progress, text=uh.run_progress_text(active))
+            st.page_link(
+                ui.PAGE_SYNC,
+                label="Open the Sync page to watch or cancel it",
+                icon=":material/sync:",
+            )
+    cols = st.columns(6)
+    cols[0].metric("Total records", f"{overall.total:,}")
+    cols[1].metric("Synced", f"{overall.synced:,}")
+    cols[2].metric("Not synced", f"{overall.not_synced:,}")
+    cols[3].metric("Failed", f"{overall.failed:,}")
+    cols[4].metric("In progress", f"{overall.in_progress:,}")
+    cols[5].metric("Progress", f"{overall.progress_pct:.1f} %")
+    if overall.total == 0:
+        st.info("The MIS has no applicants or students yet.")
+        return
+    left, right = st.columns([3, 2])
+    left.plotly_chart(status_chart(analysis), key="status_chart", config={"displaylogo": False})
+    right.plotly_chart(
+        progress_chart(analysis), key="progress_chart", config={"displaylogo": False}
+    )
+    st.caption(
+        f"Applicants: {analysis.applicants.synced:,} of {analysis.applicants.total:,} synced "
+        f"({analysis.applicants.progress_pct:.1f} %) · Students: {analysis.students.synced:,} "
+        f"of {analysis.students.total:,} synced ({analysis.students.progress_pct:.1f} %)"
+    )
+
+
+if ctx.history.active() is not None:
+    st.fragment(counts_and_charts, run_every=2.0)(True)
+else:
+    counts_and_charts(False)
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Last runs")
+    runs = ctx.history.recent(5)
+    if runs:
+        st.dataframe(
+            uh.runs_frame(runs, tz)[
+                ["Run", "Outcome", "Scope", "Operator", "Started", "Synced", "Failed", "Duration"]
+            ],
+            hide_index=True,
+            key="last_runs",
+        )
+        st.page_link(
+            ui.PAGE_RUNS,
+            label="All runs, their errors and CSV downloads",
+            icon=":material/history:",
+        )
+    else:
+        st.info("No sync has run yet.")
+        st.page_link(ui.PAGE_SYNC, label="Start the first sync", icon=":material/sync:")
+with right:
+    st.subheader("QuickBooks")
+    status = ui.connection_status(ctx)
+    if status is not None:
+        if status.connected:
+            st.success(f"Connected to realm {status.realm_id} ({status.environment})")
+            if status.last_error:
+                st.warning(status.last_error)
+        else:
+            ui.not_connected_notice()
+    if ctx.bootstrap_error:
+        st.error(f"Automatic connection failed: {ctx.bootstrap_error}")

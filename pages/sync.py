@@ -1,0 +1,232 @@
+"""Sync: start a run (scope, batch size, retry failures), watch it live, cancel it."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import _ui as ui
+from sync_core import ui_helpers as uh
+from sync_core.background import cancel_sync, start_sync
+from sync_core.engine import RECOMMENDED_BATCH_SIZES, SyncRequest
+from sync_core.quickbooks.errors import QuickBooksError
+from sync_core.run_lock import SyncAlreadyRunning
+from sync_core.runs import OUTCOME_ADOPTED, OUTCOME_FAILED, OUTCOME_RENAMED
+from sync_core.settings import SettingsError
+
+ctx = ui.page_context()
+tz = ui.timezone()
+
+SCOPES = {"all": "Applicants and students", "applicants": "Applicants", "students": "Students"}
+BATCH_HELP = (
+    "Records claimed and written back per step (the seed's guidance): **10–20** for testing and "
+    "validation, **50** for regular synchronisation, **100** only for bulk operations with good "
+    "connectivity. Requests to QuickBooks are always paced to its limits."
+)
+ERROR_ROWS = 500
+
+st.title("Sync")
+
+
+def start() -> None:
+    """Start button callback: runs before the page is drawn again, so the page shows the run."""
+    ui.forget_message("sync")
+    operator = ui.operator_name()
+    if not operator:
+        ui.remember_message(
+            "sync",
+            "error",
+            "Enter your name under **Operator** in the sidebar before starting a sync: every "
+            "push is recorded in the MIS as `pushed_by`."
+            if not ui.auth_configured()
+            else "Log in before starting a sync: every push records who made it.",
+        )
+        return
+    request = SyncRequest(
+        scope=st.session_state["sync_scope"],
+        operator=operator,
+        batch_size=int(st.session_state["sync_batch"]),
+        retry_failed=bool(st.session_state["sync_retry"]),
+    )
+    try:
+        run_id = start_sync(ctx, request)
+    except (SyncAlreadyRunning, QuickBooksError, SettingsError) as exc:
+        ui.remember_message("sync", "error", *ui.exception_message(exc))
+        return
+    ui.clear_caches()
+    ui.remember_message("sync", "info", f"Run {run_id} started by {operator}.")
+
+
+def cancel(run_id: int) -> None:
+    if cancel_sync(ctx, run_id):
+        ui.remember_message(
+            "sync",
+            "warning",
+            f"Cancelling run {run_id}: it stops after the batches already sent; records not yet "
+            "sent go back to not synced.",
+        )
+
+
+def error_table(run_id: int, key: str) -> None:
+    """The run's failures (newest first), then its renamed / adopted notices."""
+    failures = ctx.history.errors(run_id, outcome=OUTCOME_FAILED, newest_first=True)
+    if failures:
+        st.markdown(f"**Errors ({len(failures):,})** — records QuickBooks or the MIS refused")
+        st.dataframe(
+            uh.errors_frame(failures[:ERROR_ROWS], tz).drop(columns=["Outcome"]),
+            hide_index=True,
+            key=f"{key}_errors",
+            column_config={
+                "Open": st.column_config.LinkColumn("Open", display_text="open record"),
+                "Message": st.column_config.TextColumn(width="large"),
+                "What to do": st.column_config.TextColumn(width="medium"),
+            },
+        )
+        if len(failures) > ERROR_ROWS:
+            st.caption(f"Newest {ERROR_ROWS} shown; the Runs page has them all as CSV.")
+    renamed = ctx.history.errors(run_id, outcome=OUTCOME_RENAMED, newest_first=True)
+    adopted = ctx.history.errors(run_id, outcome=OUTCOME_ADOPTED, newest_first=True)
+    for notices, title, why in (
+        (
+            renamed,
+            "renamed",
+            "their name was taken by another QuickBooks customer, vendor or employee, so they "
+            "were sent with their ApplicationID / RegNo appended",
+        ),
+        (
+            adopted,
+            "adopted",
+            "they already existed in QuickBooks (an earlier attempt, or a qk_id in the MIS), so "
+            "they were linked instead of created again",
+        ),
+    ):
+        if notices:
+            st.info(f"**{uh.plural(len(notices), 'record')} {title}**: {why}.")
+            with st.expander(f"Show the {len(notices):,} {title} records"):
+                st.dataframe(
+                    uh.errors_frame(notices[:ERROR_ROWS], tz)[["Record", "Name", "Message"]],
+                    hide_index=True,
+                    key=f"{key}_{title}",
+                )
+
+
+def run_panel(run_id: int, watching: bool) -> None:
+    """Progress of one run; polled every second by the fragment while it is running."""
+    run = ctx.history.get(run_id)
+    if run is None:
+        return
+    if watching and not run.is_running:
+        ui.clear_caches()  # the run ended: redraw the whole page once, and stop polling
+        ui.forget_message("sync")
+        st.rerun()
+    with st.container(border=True):
+        st.subheader(f"{uh.RUN_STATE_ICONS.get(run.state, '')} Run {run.id}: {run.state}")
+        st.caption(
+            f"{SCOPES.get(run.scope, run.scope)} · batch size {run.batch_size} · "
+            f"{'retrying failures' if run.retry_failed else 'new records only'} · started by "
+            f"{run.operator} at {uh.format_time(run.started_at, tz)}"
+        )
+        st.progress(run.progress, text=uh.run_progress_text(run))
+        cols = st.columns(6)
+        cols[0].metric("Done", f"{run.done:,}", help=f"of {run.planned:,} planned")
+        cols[1].metric("Synced", f"{run.synced:,}")
+        cols[2].metric("Failed", f"{run.failed:,}")
+        cols[3].metric("Renamed", f"{run.renamed:,}")
+        cols[4].metric("Speed", f"{run.records_per_s or 0:,.0f}/s", help="records per second")
+        cols[5].metric(
+            "ETA" if run.is_running else "Duration",
+            uh.format_duration(run.eta_s if run.is_running else uh.run_duration_s(run)),
+        )
+        if run.is_running:
+            if run.cancel_requested:
+                st.warning("Cancel requested: the run stops after the batches in flight.")
+            else:
+                st.button(
+                    "Cancel this sync", key=f"cancel_{run.id}", on_click=cancel, args=(run.id,)
+                )
+        elif run.state == "completed":
+            st.success(
+                f"Finished: {run.synced:,} synced"
+                + (f", {run.adopted:,} adopted" if run.adopted else "")
+                + ", no errors."
+            )
+        elif run.state == "completed with errors":
+            st.warning(
+                f"Finished with errors: {run.synced:,} synced, {run.failed:,} failed. "
+                "Correct the records below in the MIS, then start again with "
+                "**Retry failed records**."
+            )
+        elif run.message:
+            st.error(run.message)
+        error_table(run.id, key=f"run{run.id}")
+
+
+# ---------------------------------------------------------------- start a run
+
+active = ctx.history.active()
+status = ui.connection_status(ctx)
+analysis = ui.analysis(ctx)
+
+with st.container(border=True):
+    st.subheader("Start a sync")
+    left, middle, right = st.columns([2, 2, 2])
+    left.radio(
+        "Records",
+        list(SCOPES),
+        format_func=SCOPES.get,
+        key="sync_scope",
+        help="Applicants from tbl_online_application, students from tbl_personal_ug.",
+    )
+    middle.segmented_control(
+        "Batch size",
+        list(RECOMMENDED_BATCH_SIZES),
+        default=50,
+        key="sync_batch",
+        required=True,
+        help=BATCH_HELP,
+    )
+    middle.caption("10–20: testing · 50: regular · 100: bulk")
+    right.toggle(
+        "Retry failed records",
+        key="sync_retry",
+        help="Also send the records that failed before (after they were corrected in the MIS).",
+    )
+    scope = st.session_state.get("sync_scope", "all")
+    retry = bool(st.session_state.get("sync_retry"))
+    pending = uh.pending_count(analysis, scope, retry)
+    failed_left = uh.pending_count(analysis, scope, True) - uh.pending_count(analysis, scope, False)
+
+    if status is not None and not status.connected:
+        ui.not_connected_notice()
+    if pending == 0 and active is None:
+        st.info(
+            "**Nothing to sync**: every record of this scope is in QuickBooks"
+            + (
+                f" except {uh.plural(failed_left, 'failed record')}: switch on "
+                "**Retry failed records** once they are corrected."
+                if failed_left
+                else "."
+            )
+        )
+    else:
+        st.markdown(
+            f"This sync will send **{uh.plural(pending, 'record')}** "
+            f"({SCOPES[scope].lower()}, {'including' if retry else 'excluding'} failed ones)."
+        )
+    st.button(
+        "Start sync",
+        type="primary",
+        on_click=start,
+        disabled=pending == 0 and active is None,
+        key="start_sync",
+    )
+    ui.show_messages("sync")
+
+# ---------------------------------------------------------------- the run
+
+if active is not None:
+    st.fragment(run_panel, run_every=1.0)(active.id, True)
+else:
+    last = ctx.history.recent(1)
+    if last:
+        st.caption("The last run:")
+        run_panel(last[0].id, False)

@@ -1,0 +1,475 @@
+"""Presentation helpers shared by the dashboard's pages: tables and text built from what the
+library returns. Pure: no Streamlit, no SQL, no HTTP, so every page stays layout and widgets."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import io
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+
+STATUS_ORDER = ("synced", "not synced", "failed", "in progress")
+# Mid-tone colours readable on a light and on a dark background alike.
+STATUS_COLORS = {
+    "synced": "#2E9E5B",
+    "not synced": "#8A94A6",
+    "failed": "#D9534F",
+    "in progress": "#E0A526",
+}
+# Streamlit's bundled Material Symbols: they render in every browser, unlike emoji.
+RUN_STATE_ICONS = {
+    "running": ":material/hourglass_top:",
+    "completed": ":material/check_circle:",
+    "completed with errors": ":material/warning:",
+    "cancelled": ":material/cancel:",
+    "failed": ":material/error:",
+    "interrupted": ":material/block:",
+}
+KIND_TITLES = {"applicant": "Applicant", "student": "Student"}
+CUSTOM_FIELDS_NOTICE = (
+    "QuickBooks Online has no classic custom fields on a Customer, so the seed's 13 custom "
+    "fields (CustomerType, ApplicationID, RegNo, Campus, Program, ...) are written to the "
+    "customer's **Notes** as `Key: value` lines, unless `QBO_CUSTOM_FIELDS` maps them to "
+    "custom field definitions of the company (QuickBooks Online Advanced allows up to 12, "
+    "Plus 4, Essentials none). CustomerType and the ApplicationID / RegNo always stay in "
+    "Notes as well: that is how the sync recognises its own customers."
+)
+
+
+# ---------------------------------------------------------------- numbers, times
+
+
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    word = noun if count == 1 else (plural_form or noun + "s")
+    return f"{count:,} {word}"
+
+
+def format_duration(seconds: float | None) -> str:
+    """``75`` -> ``1 min 15 s``; ``None`` -> ``—``."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "—"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def format_rate(records_per_s: float | None) -> str:
+    if not records_per_s:
+        return "—"
+    return f"{records_per_s:,.1f} records/s"
+
+
+def zone(tz_name: str | None) -> dt.tzinfo:
+    """The browser's time zone when it is known and valid, else UTC."""
+    if tz_name:
+        try:
+            return ZoneInfo(tz_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return dt.UTC
+
+
+def to_local(value: dt.datetime | None, tz_name: str | None = None) -> dt.datetime | None:
+    """The library stores naive UTC datetimes; show them in the operator's zone."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(zone(tz_name))
+
+
+def format_time(value: dt.datetime | None, tz_name: str | None = None) -> str:
+    local = to_local(value, tz_name)
+    if local is None:
+        return "—"
+    return local.strftime("%Y-%m-%d %H:%M:%S ") + (local.tzname() or "")
+
+
+def jsonable(value: Any) -> Any:
+    """A row or payload made safe for ``st.json`` and CSV: datetimes and decimals as text."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+# ---------------------------------------------------------------- counts
+
+
+def status_frame(analysis: Any) -> pd.DataFrame:
+    """Long table for the charts: one row per (group, status) with count and share."""
+    rows = []
+    for group, counts in (
+        ("Applicants", analysis.applicants),
+        ("Students", analysis.students),
+        ("Overall", analysis.overall),
+    ):
+        values = {
+            "synced": counts.synced,
+            "not synced": counts.not_synced,
+            "failed": counts.failed,
+            "in progress": counts.in_progress,
+        }
+        for status in STATUS_ORDER:
+            rows.append(
+                {
+                    "group": group,
+                    "status": status,
+                    "count": values[status],
+                    "share": values[status] / counts.total if counts.total else 0.0,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def progress_frame(analysis: Any) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"group": group, "progress_pct": counts.progress_pct, "total": counts.total}
+            for group, counts in (
+                ("Applicants", analysis.applicants),
+                ("Students", analysis.students),
+                ("Overall", analysis.overall),
+            )
+        ]
+    )
+
+
+def pending_count(analysis: Any, scope: str, retry_failed: bool) -> int:
+    """How many records a run of ``scope`` would take on (not synced, plus failed on retry)."""
+    groups = {
+        "applicants": [analysis.applicants],
+        "students": [analysis.students],
+        "all": [analysis.applicants, analysis.students],
+    }[scope]
+    return sum(c.not_synced + (c.failed if retry_failed else 0) for c in groups)
+
+
+# ---------------------------------------------------------------- runs
+
+
+def run_outcome(run: Any) -> str:
+    """Plain text for tables: ``completed with errors (1 failed)``."""
+    if run.failed and run.state != "running":
+        return f"{run.state} ({run.failed:,} failed)"
+    return run.state
+
+
+def run_headline(run: Any, tz_name: str | None = None) -> str:
+    """``Run 7 · all · by Ada · started 2025-... · completed with errors``."""
+    return (
+        f"Run {run.id} · {run.scope} · by {run.operator} · started "
+        f"{format_time(run.started_at, tz_name)} · {run.state}"
+    )
+
+
+def run_progress_text(run: Any) -> str:
+    text = f"{run.done:,} of {run.planned:,} records ({run.progress:.0%})"
+    if run.is_running:
+        text += f" · {format_rate(run.records_per_s)} · ETA {format_duration(run.eta_s)}"
+    return text
+
+
+def run_duration_s(run: Any) -> float | None:
+    if run.started_at is None:
+        return None
+    end = run.finished_at or run.heartbeat_at
+    if end is None:
+        return None
+    return max((end - run.started_at).total_seconds(), 0.0)
+
+
+def runs_frame(runs: Sequence[Any], tz_name: str | None = None) -> pd.DataFrame:
+    columns = [
+        "Run",
+        "Outcome",
+        "Scope",
+        "Operator",
+        "Started",
+        "Duration",
+        "Planned",
+        "Done",
+        "Synced",
+        "Failed",
+        "Renamed",
+        "Adopted",
+        "Records/s",
+        "Batch size",
+        "Retry failed",
+        "Message",
+    ]
+    rows = [
+        {
+            "Run": run.id,
+            "Outcome": run_outcome(run),
+            "Scope": run.scope,
+            "Operator": run.operator,
+            "Started": format_time(run.started_at, tz_name),
+            "Duration": format_duration(run_duration_s(run)),
+            "Planned": run.planned,
+            "Done": run.done,
+            "Synced": run.synced,
+            "Failed": run.failed,
+            "Renamed": run.renamed,
+            "Adopted": run.adopted,
+            "Records/s": run.records_per_s,
+            "Batch size": run.batch_size,
+            "Retry failed": "yes" if run.retry_failed else "no",
+            "Message": run.message or "",
+        }
+        for run in runs
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def record_label(kind: str, identity: str | None, row_id: int | None) -> str:
+    """``Applicant 1234`` / ``Student 2021/BCS/0001`` / ``Student (row 55, no RegNo)``."""
+    title = KIND_TITLES.get(kind, kind.title())
+    identity = (identity or "").strip()
+    if kind == "student" and (not identity or identity == str(row_id)):
+        return f"{title} (row {row_id}, no RegNo)"
+    return f"{title} {identity or row_id}"
+
+
+def record_link(kind: str, row_id: int) -> str:
+    """Relative link to the Records page showing this record."""
+    return f"Records?kind={kind}&id={row_id}"
+
+
+def errors_frame(errors: Iterable[Mapping[str, Any]], tz_name: str | None = None) -> pd.DataFrame:
+    """A run's per-record errors and notices, as the operator reads them."""
+    columns = ["Record", "Name", "QuickBooks code", "Message", "What to do", "Outcome", "Open"]
+    rows = [
+        {
+            "Record": record_label(e["kind"], e.get("identity"), e.get("row_id")),
+            "Name": e.get("display_name") or "",
+            "QuickBooks code": e.get("code") or "",
+            "Message": e.get("message") or "",
+            "What to do": e.get("hint") or "",
+            "Outcome": e.get("outcome") or "failed",
+            "Open": record_link(e["kind"], e["row_id"]),
+        }
+        for e in errors
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def errors_csv(errors: Iterable[Mapping[str, Any]], run_id: int) -> bytes:
+    """The run's errors and notices as CSV (UTF-8 with BOM, so Excel reads accents right)."""
+    fields = [
+        "run_id",
+        "at_utc",
+        "outcome",
+        "kind",
+        "row_id",
+        "identity",
+        "display_name",
+        "code",
+        "message",
+        "hint",
+    ]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields)
+    writer.writeheader()
+    for e in errors:
+        at = e.get("at")
+        writer.writerow(
+            {
+                "run_id": run_id,
+                "at_utc": at.isoformat(sep=" ") if isinstance(at, dt.datetime) else at or "",
+                "outcome": e.get("outcome") or "failed",
+                "kind": e.get("kind"),
+                "row_id": e.get("row_id"),
+                "identity": e.get("identity") or "",
+                "display_name": e.get("display_name") or "",
+                "code": e.get("code") or "",
+                "message": e.get("message") or "",
+                "hint": e.get("hint") or "",
+            }
+        )
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def runs_csv(runs: Sequence[Any]) -> bytes:
+    buffer = io.StringIO()
+    rows = [jsonable(run.as_dict()) for run in runs]
+    fields = list(rows[0]) if rows else ["id"]
+    writer = csv.DictWriter(buffer, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+# ---------------------------------------------------------------- records and payloads
+
+
+def payload_row(mapped: Any) -> dict[str, Any]:
+    """One table row: the payload's standard fields exactly as sent, then the custom fields."""
+    payload = mapped.payload
+    row: dict[str, Any] = {
+        "Row": mapped.row_id,
+        "DisplayName": payload.get("DisplayName", ""),
+        "GivenName": payload.get("GivenName", ""),
+        "MiddleName": payload.get("MiddleName", ""),
+        "FamilyName": payload.get("FamilyName", ""),
+        "Email": (payload.get("PrimaryEmailAddr") or {}).get("Address", ""),
+        "Phone": (payload.get("PrimaryPhone") or {}).get("FreeFormNumber", ""),
+    }
+    row.update(mapped.fields)
+    row["Warnings"] = "; ".join(mapped.warnings)
+    row["Cannot send"] = mapped.error or ""
+    return row
+
+
+def payload_frame(mapped_records: Sequence[Any], field_names: Sequence[str]) -> pd.DataFrame:
+    columns = [
+        "Row",
+        "DisplayName",
+        "GivenName",
+        "MiddleName",
+        "FamilyName",
+        "Email",
+        "Phone",
+        *field_names,
+        "Warnings",
+        "Cannot send",
+    ]
+    return pd.DataFrame([payload_row(m) for m in mapped_records], columns=columns)
+
+
+def placement_frame(mapped: Any) -> pd.DataFrame:
+    """Where each of the seed's custom fields goes in QuickBooks, with its value."""
+    return pd.DataFrame(
+        [
+            {
+                "Field": name,
+                "Value": value,
+                "Written to": mapped.placement.get(name, "Notes")
+                if value
+                else "(empty: not written)",
+            }
+            for name, value in mapped.fields.items()
+        ],
+        columns=["Field", "Value", "Written to"],
+    )
+
+
+def source_frame(row: Mapping[str, Any]) -> pd.DataFrame:
+    """The MIS row as column/value pairs (a student's registration flattened after it)."""
+    items = []
+    for key, value in row.items():
+        if isinstance(value, Mapping):
+            items += [(f"{key}.{k}", v) for k, v in value.items()]
+        elif key == "registration" and value is None:
+            items.append((key, "(none)"))
+        else:
+            items.append((key, value))
+    return pd.DataFrame(
+        [{"Column": k, "Value": "" if v is None else str(jsonable(v))} for k, v in items],
+        columns=["Column", "Value"],
+    )
+
+
+def matches_frame(matches: Sequence[Any]) -> pd.DataFrame:
+    columns = ["Type", "Row", "ApplicationID / RegNo", "Name", "Email", "Tracking id", "Status"]
+    return pd.DataFrame(
+        [
+            {
+                "Type": KIND_TITLES.get(m.kind, m.kind),
+                "Row": m.row_id,
+                "ApplicationID / RegNo": m.identity,
+                "Name": m.name,
+                "Email": m.email,
+                "Tracking id": m.tracking_id,
+                "Status": m.status_label,
+            }
+            for m in matches
+        ],
+        columns=columns,
+    )
+
+
+def audit_frame(trail: Iterable[Mapping[str, Any]], tz_name: str | None = None) -> pd.DataFrame:
+    columns = [
+        "When",
+        "Operation",
+        "HTTP",
+        "QuickBooks code",
+        "Message",
+        "requestid",
+        "intuit_tid",
+        "ms",
+    ]
+    return pd.DataFrame(
+        [
+            {
+                "When": format_time(a.get("at"), tz_name),
+                "Operation": a.get("operation") or "",
+                "HTTP": a.get("http_status"),
+                "QuickBooks code": a.get("error_code") or "",
+                "Message": a.get("error_message") or "",
+                "requestid": a.get("requestid") or "",
+                "intuit_tid": a.get("intuit_tid") or "",
+                "ms": a.get("duration_ms"),
+            }
+            for a in trail
+        ],
+        columns=columns,
+    )
+
+
+def record_errors_frame(
+    errors: Iterable[Mapping[str, Any]], tz_name: str | None = None
+) -> pd.DataFrame:
+    columns = ["When", "Run", "Outcome", "QuickBooks code", "Message", "What to do"]
+    return pd.DataFrame(
+        [
+            {
+                "When": format_time(e.get("at"), tz_name),
+                "Run": e.get("run_id"),
+                "Outcome": e.get("outcome") or "failed",
+                "QuickBooks code": e.get("code") or "",
+                "Message": e.get("message") or "",
+                "What to do": e.get("hint") or "",
+            }
+            for e in errors
+        ],
+        columns=columns,
+    )
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def demo_banner(uses_demo_database: bool, uses_simulator: bool) -> str | None:
+    if uses_demo_database and uses_simulator:
+        return "Demo data and simulated QuickBooks"
+    if uses_demo_database:
+        return "Demo data (QuickBooks is real: pushes create real customers)"
+    if uses_simulator:
+        return "Simulated QuickBooks (the MIS data is real)"
+    return None
+
+
+def describe_frame(description: Mapping[str, str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"Setting": k, "Value": v} for k, v in description.items()], columns=["Setting", "Value"]
+    )
