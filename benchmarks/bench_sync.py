@@ -126,11 +126,14 @@ def throughput(server_url: str, data_dir: Path, records: int, baseline_records: 
         # baseline: one create per record, one after the other (names prefixed: no clashes)
         with ctx.engine.connect() as conn:
             page = fetch_records(conn, APPLICANT, limit=baseline_records)
-        payloads = [m.payload for m in page.mapped(ctx.mapping_options)]
+        payloads = [
+            {**m.payload, "DisplayName": f"BASELINE {m.reference} {m.display_name}"[:500]}
+            for m in page.mapped(ctx.mapping_options)
+        ]
         client = ctx.client()
         started = time.perf_counter()
         for payload in payloads:
-            client.create_customer({**payload, "DisplayName": "BASELINE " + payload["DisplayName"]})
+            client.create_customer(payload)
         baseline_s = time.perf_counter() - started
         baseline_rate = len(payloads) / baseline_s * 60
         print(
