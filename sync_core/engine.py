@@ -230,6 +230,7 @@ class SyncEngine:
         finally:
             progress.finished = True
             try:
+                self._release_leftovers(progress)
                 self._publish(progress, force=True)
             finally:
                 self.history.finish(run_id, final_state, message)
@@ -481,6 +482,14 @@ class SyncEngine:
     # ------------------------------------------------------------ one batch (worker thread)
 
     def _send_chunk(self, chunk: list[_Item], progress: Progress) -> _ChunkOutcome:
+        try:
+            return self._send_chunk_unguarded(chunk, progress)
+        except Exception as exc:  # a bug must not lose the batch: record it per record
+            outcome = _ChunkOutcome()
+            outcome.failed = [(i, None, f"Internal error: {_describe(exc)}", True) for i in chunk]
+            return outcome
+
+    def _send_chunk_unguarded(self, chunk: list[_Item], progress: Progress) -> _ChunkOutcome:
         outcome = _ChunkOutcome()
         context = self._context(progress, chunk)
         batch = [batch_create_item(str(n), item.mapped.payload) for n, item in enumerate(chunk)]
@@ -493,9 +502,6 @@ class SyncEngine:
         except QuickBooksError as exc:
             unknown = not isinstance(exc, ValidationError)
             outcome.failed = [(i, exc, _describe(exc), unknown) for i in chunk]
-            return outcome
-        except Exception as exc:  # a bug must not lose the batch: record it per record
-            outcome.failed = [(i, None, f"Internal error: {_describe(exc)}", True) for i in chunk]
             return outcome
 
         clashes: list[_Item] = []
@@ -590,6 +596,16 @@ class SyncEngine:
         progress.done += len(outcome.synced) + len(outcome.failed)
         progress.synced += len(outcome.synced)
         progress.failed += len(outcome.failed)
+
+    def _release_leftovers(self, progress: Progress) -> None:
+        """The safety net when a run ends on an error: whatever it still holds at 3 goes back to
+        0. Their outcome stays "unknown" (they may have been sent), so whoever takes them next
+        looks in QuickBooks before sending."""
+        with write_transaction(self.db) as conn:
+            for kind in KINDS.values():
+                progress.released += status_writer.release_run_leftovers(
+                    conn, kind, progress.run_id
+                )
 
     def _release(self, items: Sequence[_Item], progress: Progress) -> None:
         with write_transaction(self.db) as conn:

@@ -281,6 +281,35 @@ def release(conn: Connection, kind: RecordKind, row_ids: Sequence[int]) -> int:
     return int(released)
 
 
+def release_run_leftovers(conn: Connection, kind: RecordKind, run_id: int) -> int:
+    """Records a run still holds at 3 when it ends: back to 0, outcome left as it is."""
+    at_3 = [
+        int(r[0])
+        for r in conn.execute(sa.select(kind.row_id).where(kind.status == STATUS_IN_PROGRESS))
+    ]
+    if not at_3:
+        return 0
+    ours = [
+        int(r[0])
+        for r in conn.execute(
+            sa.select(record_states.c.row_id).where(
+                record_states.c.kind == kind.name,
+                record_states.c.last_run_id == run_id,
+                record_states.c.row_id.in_(at_3),
+            )
+        )
+    ]
+    if not ours:
+        return 0
+    return int(
+        conn.execute(
+            kind.table.update()
+            .where(kind.row_id.in_(ours), kind.status == STATUS_IN_PROGRESS)
+            .values(QuickBk_Status=STATUS_NOT_SYNCED)
+        ).rowcount
+    )
+
+
 def record_state(conn: Connection, kind: RecordKind, row_id: int) -> dict[str, Any] | None:
     row = (
         conn.execute(

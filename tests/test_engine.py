@@ -453,3 +453,21 @@ def test_cli_exit_codes(ctx, simulator):
     )
     assert broken.returncode == 2 and "Configuration problem" in broken.stderr
     assert statuses(ctx, STUDENT)[STATUS_FAILED] == 1
+
+
+def test_connection_lost_mid_run_fails_the_run_and_leaves_nothing_at_3(ctx, simulator):
+    simulator.set_faults(latency_ms=100)
+    run_id = start_sync(ctx, SyncRequest("all", operator="Unlucky", batch_size=10))
+    deadline = time.monotonic() + 30
+    while ctx.history.get(run_id).done == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ctx.connection.disconnect()  # someone disconnects QuickBooks in another window
+    simulator.set_faults(access_token_ttl_s=0.0)  # the access token in hand dies too
+    assert wait_for(run_id, timeout=60)
+    summary = ctx.history.get(run_id)
+    assert summary.state == "failed"
+    assert "connect" in summary.message.lower()
+    counts = statuses(ctx, APPLICANT) + statuses(ctx, STUDENT)
+    assert counts[STATUS_IN_PROGRESS] == 0
+    assert counts[STATUS_SYNCED] == simulator.inspect().customer_count
+    assert sum(counts.values()) == 2050
