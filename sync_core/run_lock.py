@@ -47,6 +47,19 @@ class LockHolder:
     pid: int | None
 
 
+def _holder_of(row) -> LockHolder | None:
+    if row is None or row["run_id"] is None:
+        return None
+    return LockHolder(
+        row["run_id"],
+        row["operator"],
+        row["started_at"],
+        row["heartbeat_at"] or row["started_at"],
+        row["host"],
+        row["pid"],
+    )
+
+
 def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -72,25 +85,6 @@ class RunLock:
         self.engine = engine
         self.history = history
 
-    def holder(self, realm_id: str) -> LockHolder | None:
-        with self.engine.connect() as conn:
-            row = (
-                conn.execute(sa.select(sync_locks).where(sync_locks.c.realm_id == realm_id))
-                .mappings()
-                .first()
-            )
-        if row is None or row["run_id"] is None:
-            return None
-        holder = LockHolder(
-            row["run_id"],
-            row["operator"],
-            row["started_at"],
-            row["heartbeat_at"],
-            row["host"],
-            row["pid"],
-        )
-        return holder if holder_alive(holder, utcnow()) else None
-
     def acquire(
         self, realm_id: str, *, operator: str, scope: str, batch_size: int, retry_failed: bool
     ) -> int:
@@ -106,15 +100,8 @@ class RunLock:
                 stmt = stmt.with_for_update()
             row = conn.execute(stmt).mappings().one()
             now = utcnow()
-            if row["run_id"] is not None:
-                holder = LockHolder(
-                    row["run_id"],
-                    row["operator"],
-                    row["started_at"],
-                    row["heartbeat_at"] or row["started_at"],
-                    row["host"],
-                    row["pid"],
-                )
+            holder = _holder_of(row)
+            if holder is not None:
                 if holder_alive(holder, now):
                     raise SyncAlreadyRunning(holder.operator, holder.started_at, holder.run_id)
                 self.history.mark_interrupted(conn, holder.run_id)
