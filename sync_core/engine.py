@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -48,7 +48,7 @@ from sync_core.quickbooks.errors import (
     QuickBooksError,
     ValidationError,
 )
-from sync_core.reconcile import Lookup, find_existing
+from sync_core.reconcile import Lookup, find_existing, is_ours
 from sync_core.record_kinds import APPLICANT, KINDS, STUDENT, RecordKind
 from sync_core.run_lock import RunLock
 from sync_core.runs import RunError, RunHistory, RunSummary
@@ -210,6 +210,7 @@ class SyncEngine:
         """Do a started run to its end; always releases the lock and leaves nothing at 3."""
         progress = Progress(run_id=run_id, scope=request.scope, operator=request.operator)
         self._last_publish = 0.0
+        self._names_in_flight: Counter[str] = Counter()  # names chosen, not yet in QuickBooks
         final_state, message = run_states.COMPLETED, None
         try:
             self._recover(progress)
@@ -264,9 +265,7 @@ class SyncEngine:
                 except QuickBooksError as exc:
                     unchecked = [self._unchecked(i, exc) for i in items]
                     failed += unchecked
-                    errors += [
-                        _run_error(i.mapped, f) for i, f in zip(items, unchecked, strict=True)
-                    ]
+                    errors += [_run_error(kind.name, f) for f in unchecked]
                     released, existing = [], {}
                 for item in items:
                     customer = existing.get(item.key)
@@ -320,11 +319,16 @@ class SyncEngine:
                     cancelled = cancelled or self.cancel_event.is_set()
                     stopping = cancelled or fatal is not None
                     while not exhausted and not stopping and len(pending) < buffer_target:
-                        step = next(steps, None)
+                        try:
+                            step = next(steps, None)
+                        except Exception as exc:  # e.g. the connection is lost: stop claiming,
+                            fatal = exc  # but still write back what is in flight
+                            break
                         if step is None:
                             exhausted = True
                         else:
                             pending.extend(step)
+                    stopping = cancelled or fatal is not None
                     if stopping and pending:
                         self._release(pending, progress)
                         pending.clear()
@@ -384,6 +388,7 @@ class SyncEngine:
                         m.error or "",
                         "Correct the record in the MIS, then retry it.",
                         display_name=m.display_name,
+                        identity=m.identity,
                     )
                 )
             else:
@@ -395,18 +400,7 @@ class SyncEngine:
     ) -> list[_Item]:
         """Map a claimed step; fail what cannot be sent; look up what may exist already."""
         items, failed = self._map_claims(kind, claims)
-        errors = [
-            RunError(
-                kind.name,
-                f.row_id,
-                _identity(claims, f.row_id, items),
-                f.display_name,
-                f.message,
-                f.code,
-                f.hint,
-            )
-            for f in failed
-        ]
+        errors = [_run_error(kind.name, f) for f in failed]
         adopted: list[status_writer.Synced] = []
         unsure = [i for i in items if i.claim.previously_unknown or i.prelinked]
         if unsure:
@@ -420,7 +414,7 @@ class SyncEngine:
                     items.remove(item)
                     f = self._unchecked(item, exc)
                     failed.append(f)
-                    errors.append(_run_error(item.mapped, f))
+                    errors.append(_run_error(kind.name, f))
             for item in unsure:
                 customer = existing.get(item.key)
                 if customer is not None and item in items:
@@ -428,6 +422,7 @@ class SyncEngine:
                     adopted.append(_synced(item, customer))
                     why = "its qk_id in the MIS" if item.prelinked else "an earlier attempt"
                     errors.append(_adopted_notice(item, customer, why))
+        items = self._choose_names(items, progress, adopted, errors)
         with write_transaction(self.db) as conn:
             status_writer.mark_failed(conn, kind, failed)
             status_writer.mark_synced(conn, kind, adopted, progress.operator)
@@ -440,6 +435,48 @@ class SyncEngine:
         progress.synced += len(adopted)
         progress.adopted += len(adopted)
         return items
+
+    def _choose_names(
+        self,
+        items: list[_Item],
+        progress: Progress,
+        adopted: list[status_writer.Synced],
+        errors: list[RunError],
+    ) -> list[_Item]:
+        """Send each record under a name QuickBooks will take the first time.
+
+        A name already held in QuickBooks (one query per 50 names, which costs no batch
+        request) or by a record of this run still on its way goes out as "John Doe (APP 1234)"
+        at once, instead of failing with 6240 and costing a second batch slot; when the holder
+        is this very record, it is adopted. A clash nobody could foresee (a vendor's or an
+        employee's name, a concurrent edit) still comes back as 6240 and is resolved then.
+        """
+        if not items:
+            return items
+        try:
+            holders = self.client.find_customers_by_display_name(
+                [i.mapped.display_name for i in items], context=self._context(progress, items)
+            )
+        except AuthenticationError:
+            raise
+        except QuickBooksError:
+            holders = []  # no foresight this time: the 6240 path still resolves clashes
+        taken: dict[str, list[dict[str, Any]]] = {}
+        for customer in holders:
+            taken.setdefault(str(customer.get("DisplayName", "")).casefold(), []).append(customer)
+        chosen = []
+        for item in items:
+            name = item.mapped.display_name.casefold()
+            ours = next((c for c in taken.get(name, []) if is_ours(c, item.mapped)), None)
+            if ours is not None:
+                adopted.append(_synced(item, ours))
+                errors.append(_adopted_notice(item, ours, "a look-up by its name"))
+                continue
+            if name in taken or self._names_in_flight[name]:
+                item = _Item(with_distinct_name(item.mapped), item.claim, item.prelinked)
+            self._names_in_flight[item.mapped.display_name.casefold()] += 1
+            chosen.append(item)
+        return chosen
 
     def _existing_customers(
         self, items: Sequence[_Item], progress: Progress
@@ -471,6 +508,7 @@ class SyncEngine:
             "Retry later: the record is checked in QuickBooks before it is sent again.",
             outcome_unknown=True,
             display_name=item.mapped.display_name,
+            identity=item.mapped.identity,
         )
 
     def _context(self, progress: Progress, items: Sequence[_Item]) -> CallContext:
@@ -553,6 +591,12 @@ class SyncEngine:
     # ------------------------------------------------------------ write-back (main thread)
 
     def _apply(self, outcome: _ChunkOutcome, progress: Progress) -> None:
+        for item in [i for i, *_ in outcome.synced] + [i for i, *_ in outcome.failed]:
+            self._names_in_flight[item.mapped.display_name.casefold()] -= 1
+        for item in outcome.requeue:  # renamed: its old name is free, its new one held
+            self._names_in_flight[(item.mapped.renamed_from or "").casefold()] -= 1
+            self._names_in_flight[item.mapped.display_name.casefold()] += 1
+        self._names_in_flight += Counter()  # drop names no longer held
         errors: list[RunError] = []
         by_kind: dict[str, tuple[list, list]] = {k: ([], []) for k in KINDS}
         for item, customer, adopted in outcome.synced:
@@ -585,9 +629,10 @@ class SyncEngine:
                 hint,
                 outcome_unknown=unknown,
                 display_name=item.mapped.display_name,
+                identity=item.mapped.identity,
             )
             by_kind[item.mapped.kind][1].append(failed)
-            errors.append(_run_error(item.mapped, failed))
+            errors.append(_run_error(item.mapped.kind, failed))
         with write_transaction(self.db) as conn:
             for name, (synced, failed) in by_kind.items():
                 status_writer.mark_synced(conn, KINDS[name], synced, progress.operator)
@@ -608,6 +653,8 @@ class SyncEngine:
                 )
 
     def _release(self, items: Sequence[_Item], progress: Progress) -> None:
+        for item in items:
+            self._names_in_flight[item.mapped.display_name.casefold()] -= 1
         with write_transaction(self.db) as conn:
             for kind in KINDS.values():
                 ids = [i.mapped.row_id for i in items if i.mapped.kind == kind.name]
@@ -653,12 +700,12 @@ def _synced(item: _Item, customer: dict[str, Any]) -> status_writer.Synced:
     )
 
 
-def _run_error(mapped: MappedCustomer, failed: status_writer.Failed) -> RunError:
+def _run_error(kind: str, failed: status_writer.Failed) -> RunError:
     return RunError(
-        mapped.kind,
-        mapped.row_id,
-        mapped.identity,
-        mapped.display_name,
+        kind,
+        failed.row_id,
+        failed.identity or str(failed.row_id),
+        failed.display_name,
         failed.message,
         failed.code,
         failed.hint,
@@ -677,10 +724,3 @@ def _adopted_notice(item: _Item, customer: dict[str, Any], why: str) -> RunError
         None,
         run_states.OUTCOME_ADOPTED,
     )
-
-
-def _identity(claims: Sequence[status_writer.Claim], row_id: int, items: Sequence[_Item]) -> str:
-    for item in items:
-        if item.mapped.row_id == row_id:
-            return item.mapped.identity
-    return str(row_id)

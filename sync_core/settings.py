@@ -76,7 +76,7 @@ class Settings:
     qbo_batch_requests_per_minute: int = 40
     # The client counts its limits over a window this much longer than QuickBooks' 60 s, so that
     # network delay can never push a 61st-second request into QuickBooks' window: 0 x 429.
-    qbo_limit_window_margin_s: float = 2.0
+    qbo_limit_window_margin_s: float = 1.0
     # QuickBooks counts "per minute" over 60 s. Only tests and demos shrink it (on the client
     # and on the embedded simulator alike) to show pacing without waiting minutes.
     qbo_limit_window_s: float = 60.0
@@ -233,7 +233,7 @@ def load_settings(
         qbo_requests_per_minute=get_int("QBO_REQUESTS_PER_MINUTE", 500),
         qbo_max_concurrent=get_int("QBO_MAX_CONCURRENT", 10),
         qbo_batch_requests_per_minute=get_int("QBO_BATCH_REQUESTS_PER_MINUTE", 40),
-        qbo_limit_window_margin_s=get_float("QBO_LIMIT_WINDOW_MARGIN_S", 2.0),
+        qbo_limit_window_margin_s=get_float("QBO_LIMIT_WINDOW_MARGIN_S", 1.0),
         qbo_limit_window_s=get_float("QBO_LIMIT_WINDOW_S", 60.0),
         qbo_connect_timeout_s=get_float("QBO_CONNECT_TIMEOUT_S", 5.0),
         qbo_read_timeout_s=get_float("QBO_READ_TIMEOUT_S", 30.0),

@@ -57,6 +57,7 @@ class Failed:
     hint: str | None
     outcome_unknown: bool = False
     display_name: str | None = None
+    identity: str = ""  # for the run's error table (ApplicationID / RegNo)
 
 
 def _state_rows(conn: Connection, kind: RecordKind, row_ids: Sequence[int]) -> dict[int, Any]:

@@ -25,7 +25,7 @@ class Limits:
     requests_per_minute: int = 500
     batch_requests_per_minute: int = 40
     max_concurrent: int = 10
-    window_margin_s: float = 2.0
+    window_margin_s: float = 1.0
     window_s: float = 60.0  # QuickBooks' "per minute"; tests shrink it on both sides
 
     @property
