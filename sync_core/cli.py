@@ -286,6 +286,7 @@ def cmd_retry(args: argparse.Namespace, context) -> int:
         print(f"No {kind} {identity!r} in the MIS.", file=sys.stderr)
         return EXIT_RECORDS_FAILED
     outcome = push_record(context, kind, detail.source.row_id, args.operator)
+    after = outcome.detail or detail
     if args.json:
         print_json(
             {
@@ -293,8 +294,11 @@ def cmd_retry(args: argparse.Namespace, context) -> int:
                 "message": outcome.message,
                 "qk_id": outcome.qk_id,
                 "run_id": outcome.run_id,
+                "status_before": detail.status_label,
+                "last_error_before": detail.last_error,
                 "payload": detail.mapped.payload,
                 "warnings": list(detail.mapped.warnings),
+                "audit": after.audit,
             }
         )
     else:
@@ -304,7 +308,19 @@ def cmd_retry(args: argparse.Namespace, context) -> int:
             print(f"   last error: {detail.last_error}")
         for warning in detail.mapped.warnings:
             print(f"   ⚠️  {warning}")
+        print("   payload:")
+        payload = json.dumps(detail.mapped.payload, indent=2, ensure_ascii=False)
+        print("\n".join(f"      {line}" for line in payload.splitlines()))
         print(f"   → {outcome.status}: {outcome.message}")
+        if after.audit:
+            print("   audit trail (newest first):")
+        for call in after.audit[:5]:
+            code = f"{call['error_code']}: " if call["error_code"] else ""
+            problem = f"  {code}{call['error_message']}" if call["error_message"] else ""
+            print(
+                f"      {call['at']:%Y-%m-%d %H:%M:%S}  {call['operation']:<16} "
+                f"HTTP {call['http_status'] or '-'}  {call['duration_ms'] or 0} ms{problem}"
+            )
     return EXIT_OK if outcome.status in ("synced", "already synced") else EXIT_RECORDS_FAILED
 
 
@@ -457,6 +473,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from sync_core.context import open_context
 
             context = open_context()
+            if context.settings.uses_demo_database and not getattr(args, "json", False):
+                print(
+                    f"(Demo MIS: {context.settings.demo_database_path}. "
+                    "Set MIS_DATABASE_URL to use the university's MIS.)",
+                    file=sys.stderr,
+                )
         return args.handler(args, context)
     except SyncAlreadyRunning as exc:
         print(f"Not started: {exc}.", file=sys.stderr)

@@ -474,3 +474,25 @@ def test_connection_lost_mid_run_fails_the_run_and_leaves_nothing_at_3(ctx, simu
     assert counts[STATUS_IN_PROGRESS] == 0
     assert counts[STATUS_SYNCED] == simulator.inspect().customer_count
     assert sum(counts.values()) == 2050
+
+
+def test_no_token_or_secret_in_logs_or_errors(ctx, simulator, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)  # urllib3, requests, intuit-oauth, ours: everything
+    simulator.set_faults(access_token_ttl_s=0.5)  # force refreshes during the run
+    blank_reg_no(ctx)
+    result = run(ctx, scope="students", batch_size=100)
+    stored = ctx.connection.store.load()
+    secrets = [
+        stored.tokens.access_token.reveal(),
+        stored.tokens.refresh_token.reveal(),
+        ctx.endpoints.client_secret.reveal(),
+        ctx.settings.qbo_token_key.reveal(),
+    ]
+    visible = caplog.text + repr(ctx.history.errors(result.run.id)) + repr(ctx.audit.recent(500))
+    visible += repr(result.run) + repr(ctx.connection.status())
+    assert caplog.text  # there were logs to look at
+    for secret in secrets:
+        assert secret not in visible
+    assert "Bearer" not in visible and "Authorization" not in visible
