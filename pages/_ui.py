@@ -173,20 +173,37 @@ def refuse_without_operator() -> str | None:
 # ---------------------------------------------------------------- cached reads
 
 
+def data_version(ctx: SyncContext) -> tuple:
+    """Changes whenever a run (a full sync or a one-record push, from any browser or the CLI)
+    makes progress or ends: cached counts and previews are keyed by it, so they are never older
+    than the last progress a run published."""
+    last = ctx.history.recent(1)
+    if not last:
+        return ()
+    run = last[0]
+    return (run.id, run.state, run.done, run.finished_at)
+
+
 # A resource cache (shared, not pickled): SyncAnalysis is immutable, and copying it would tie the
 # cache to the exact class object of the library module.
-@st.cache_resource(ttl=COUNTS_TTL_S, show_spinner=False)
-def _analysis(fingerprint: str, _ctx: SyncContext):
+@st.cache_resource(ttl=COUNTS_TTL_S, show_spinner=False, max_entries=64)
+def _analysis(fingerprint: str, version: tuple, _ctx: SyncContext):
     return _ctx.analyze()
 
 
 def analysis(ctx: SyncContext):
-    return _analysis(fingerprint(), ctx)
+    return _analysis(fingerprint(), data_version(ctx), ctx)
 
 
-@st.cache_data(ttl=PREVIEW_TTL_S, show_spinner="Mapping records…")
+@st.cache_data(ttl=PREVIEW_TTL_S, show_spinner="Mapping records…", max_entries=256)
 def _preview_page(
-    fingerprint: str, kind: str, limit: int, offset: int, include_failed: bool, _ctx: SyncContext
+    fingerprint: str,
+    version: tuple,
+    kind: str,
+    limit: int,
+    offset: int,
+    include_failed: bool,
+    _ctx: SyncContext,
 ) -> dict[str, Any]:
     page = _ctx.preview(kind, limit=limit, offset=offset, include_failed=include_failed)
     field_names = list(page.items[0].mapped.fields) if page.items else []
@@ -214,7 +231,7 @@ def _preview_page(
 def preview_page(
     ctx: SyncContext, kind: str, limit: int, offset: int, include_failed: bool
 ) -> dict[str, Any]:
-    return _preview_page(fingerprint(), kind, limit, offset, include_failed, ctx)
+    return _preview_page(fingerprint(), data_version(ctx), kind, limit, offset, include_failed, ctx)
 
 
 def clear_caches() -> None:

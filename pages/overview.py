@@ -50,7 +50,9 @@ def progress_chart(analysis) -> go.Figure:
             orientation="h",
             marker_color=uh.STATUS_COLORS["synced"],
             text=[f"{p:.1f} %" for p in frame["progress_pct"]],
-            textposition="outside",
+            # inside the bar once it is wide enough, so that "100.0 %" is never cut off
+            textposition=["inside" if p >= 25 else "outside" for p in frame["progress_pct"]],
+            insidetextanchor="end",
             cliponaxis=False,
             hovertemplate="%{y}: %{x:.1f} % synced<extra></extra>",
         )
@@ -112,35 +114,41 @@ if ctx.history.active() is not None:
 else:
     counts_and_charts(False)
 
-left, right = st.columns([3, 2])
-with left:
-    st.subheader("Last runs")
-    runs = ctx.history.recent(5)
-    if runs:
-        st.dataframe(
-            uh.runs_frame(runs, tz)[
-                ["Run", "Outcome", "Scope", "Operator", "Started", "Synced", "Failed", "Duration"]
-            ],
-            hide_index=True,
-            key="last_runs",
+st.subheader("QuickBooks")
+status = ui.connection_status(ctx)
+if status is not None:
+    if status.connected:
+        st.success(
+            f"Connected to realm {status.realm_id} ({status.environment}) · access renewed "
+            f"automatically until {uh.format_time(status.refresh_expires_at, tz)}",
+            icon=":material/check_circle:",
         )
-        st.page_link(
-            ui.PAGE_RUNS,
-            label="All runs, their errors and CSV downloads",
-            icon=":material/history:",
-        )
+        if status.last_error:
+            st.warning(status.last_error)
     else:
-        st.info("No sync has run yet.")
-        st.page_link(ui.PAGE_SYNC, label="Start the first sync", icon=":material/sync:")
-with right:
-    st.subheader("QuickBooks")
-    status = ui.connection_status(ctx)
-    if status is not None:
-        if status.connected:
-            st.success(f"Connected to realm {status.realm_id} ({status.environment})")
-            if status.last_error:
-                st.warning(status.last_error)
-        else:
-            ui.not_connected_notice()
-    if ctx.bootstrap_error:
-        st.error(f"Automatic connection failed: {ctx.bootstrap_error}")
+        ui.not_connected_notice()
+if ctx.bootstrap_error:
+    st.error(f"Automatic connection failed: {ctx.bootstrap_error}")
+
+st.subheader("Last runs")
+runs = ctx.history.recent(5)
+if runs:
+    st.dataframe(
+        uh.runs_frame(runs, tz)[
+            ["Run", "Outcome", "Scope", "Operator", "Started", "Duration", "Synced", "Failed"]
+        ],
+        hide_index=True,
+        key="last_runs",
+        column_config={
+            "Synced": st.column_config.NumberColumn(format="localized"),
+            "Failed": st.column_config.NumberColumn(format="localized"),
+        },
+    )
+    st.page_link(
+        ui.PAGE_RUNS,
+        label="All runs, their errors and CSV downloads",
+        icon=":material/history:",
+    )
+else:
+    st.info("No sync has run yet.")
+    st.page_link(ui.PAGE_SYNC, label="Start the first sync", icon=":material/sync:")

@@ -39,6 +39,13 @@ include_failed = c4.toggle(
 # Page 1 first; the page number is kept while the filters stay the same.
 total_key = (kind, limit, include_failed)
 first = ui.preview_page(ctx, kind, limit, 0, include_failed)
+if first["total"] == 0:
+    st.success(
+        f"Nothing to preview: every {kind} is synced"
+        + ("" if include_failed else " or failed (switch on **Include failed** to see those)")
+        + "."
+    )
+    st.stop()
 pages = max(1, math.ceil(first["total"] / limit))
 if st.session_state.get("_preview_filters") != total_key:
     st.session_state["_preview_filters"] = total_key
@@ -50,14 +57,6 @@ page_no = st.number_input(
 )
 offset = (int(page_no) - 1) * limit
 data = first if offset == 0 else ui.preview_page(ctx, kind, limit, offset, include_failed)
-
-if data["total"] == 0:
-    st.success(
-        f"Nothing to preview: every {kind} is synced"
-        + ("" if include_failed else " or failed (switch on **Include failed** to see those)")
-        + "."
-    )
-    st.stop()
 
 frame = data["frame"]
 details = data["details"]

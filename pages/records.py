@@ -14,8 +14,6 @@ from sync_core.settings import SettingsError
 ctx = ui.page_context()
 tz = ui.timezone()
 
-STATUS_COLORS = {"synced": "green", "not synced": "gray", "failed": "red", "in progress": "orange"}
-
 st.title("Records")
 
 
@@ -59,28 +57,34 @@ def show_record(kind: str, row_id: int) -> None:
     label = uh.record_label(kind, mapped.identity, row_id)
     with st.container(border=True):
         st.subheader(f"{label} — {mapped.display_name}")
-        st.badge(detail.status_label, color=STATUS_COLORS.get(detail.status_label, "gray"))
         cols = st.columns(4)
         cols[0].metric("Status", detail.status_label)
         cols[1].metric("QuickBooks Id", source.qk_id or "—")
-        cols[2].metric("Pushed by", source.pushed_by or "—")
-        cols[3].metric("Pushed at", uh.format_time(source.pushed_date, tz))
+        cols[2].metric("Attempts", f"{state.get('attempt') or 0:,}")
+        pushed = (
+            f"Pushed by **{source.pushed_by or '—'}** at {uh.format_time(source.pushed_date, tz)}"
+            if source.pushed_date
+            else "Not pushed yet"
+        )
+        reference = f" · {mapped.reference}" if mapped.identity else ""
+        st.caption(f"{pushed} · MIS row {row_id}{reference}")
         if state.get("renamed_from"):
             st.info(
                 f"Sent as **{state.get('sent_display_name')}**: the name "
                 f"'{state['renamed_from']}' belongs to another QuickBooks customer, vendor or "
                 "employee."
             )
-        if detail.last_error and not detail.is_synced:
+        key = f"push:{kind}:{row_id}"
+        pushed_now = key in st.session_state.get("_messages", {})
+        if detail.last_error and not detail.is_synced and not pushed_now:
             st.error(f"Last error: {detail.last_error}")
             if state.get("error_hint"):
                 st.info(f"What to do: {state['error_hint']}")
-        if mapped.error and not detail.is_synced:
+        if mapped.error and not detail.is_synced and mapped.error not in (detail.last_error or ""):
             st.error(f"Cannot be sent as it is: {mapped.error}")
         if mapped.warnings:
             st.warning("Warnings: " + "; ".join(mapped.warnings))
 
-        key = f"push:{kind}:{row_id}"
         if detail.is_synced:
             st.success(
                 f"Already in QuickBooks as customer {source.qk_id}: nothing to push. Changes "

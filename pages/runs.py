@@ -26,7 +26,13 @@ st.dataframe(
     uh.runs_frame(runs, tz),
     hide_index=True,
     key="runs_table",
-    column_config={"Records/s": st.column_config.NumberColumn(format="%.1f")},
+    column_config={
+        "Records/s": st.column_config.NumberColumn(format="%.1f"),
+        **{
+            name: st.column_config.NumberColumn(format="localized")
+            for name in ("Planned", "Done", "Synced", "Failed", "Renamed", "Adopted")
+        },
+    },
 )
 st.download_button(
     "Download the run history (CSV)",
