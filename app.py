@@ -73,4 +73,7 @@ def sidebar() -> None:
 
 
 sidebar()
-page.run()
+try:
+    page.run()
+except Exception as exc:  # never a traceback on screen; Streamlit's own control flow passes
+    ui.show_unexpected(exc)

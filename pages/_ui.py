@@ -255,8 +255,20 @@ def show_error(exc: BaseException, doing: str | None = None) -> None:
     elif isinstance(exc, SettingsError):
         st.error(f"{prefix}configuration problem: {exc}")
     else:
-        log.exception("unexpected error", exc_info=exc)
-        st.error(f"{prefix}unexpected error ({type(exc).__name__}: {exc}). See the server log.")
+        show_unexpected(exc)
+
+
+def show_unexpected(exc: BaseException) -> None:
+    """A failure no page expected (the MIS went away, a bug): said plainly, logged in full."""
+    log.error("unexpected error", exc_info=exc)
+    if getattr(exc, "orig", None) is not None:  # a database driver error, through SQLAlchemy
+        st.error(f"**The MIS database could not be read.** {_describe_failure(exc)}")
+        st.caption("Check that the database server is running, then reload the page.")
+    else:
+        st.error(
+            f"**Something went wrong** ({_describe_failure(exc)}). The details are in the "
+            "server log; reload the page to try again."
+        )
 
 
 def guarded(fn: Callable[..., Any], *args: Any, doing: str | None = None, **kwargs: Any) -> Any:
@@ -297,7 +309,7 @@ def exception_message(exc: BaseException) -> tuple[str, str | None]:
         return exc.describe(), exc.hint or None
     if isinstance(exc, SettingsError):
         return f"Configuration problem: {exc}", None
-    return f"Unexpected error ({type(exc).__name__}: {exc}). See the server log.", None
+    return f"Something went wrong ({_describe_failure(exc)}). See the server log.", None
 
 
 # ---------------------------------------------------------------- small shared widgets
@@ -317,6 +329,41 @@ def connection_status(ctx: SyncContext):
     except (SettingsError, QuickBooksError) as exc:
         show_error(exc, "QuickBooks connection")
         return None
+
+
+def error_table(errors: list[dict[str, Any]], key: str, outcome: str = "failed") -> None:
+    """A run's errors or notices; selecting one shows it in full, with a link to its record
+    (in this session, so the operator's name stays)."""
+    frame = uh.errors_frame(errors, outcome)
+    event = st.dataframe(
+        frame,
+        hide_index=True,
+        key=key,
+        on_select="rerun",
+        selection_mode="single-row",
+        column_config={
+            "Message": st.column_config.TextColumn(width="large"),
+            "What to do": st.column_config.TextColumn(width="medium"),
+        },
+    )
+    rows = event.selection.rows
+    if not rows or rows[0] >= len(errors):
+        st.caption("Select a row to read it in full and open the record.")
+        return
+    error = errors[rows[0]]
+    with st.container(border=True):
+        label = uh.record_label(error["kind"], error.get("identity"), error.get("row_id"))
+        code = f" · QuickBooks code {error['code']}" if error.get("code") else ""
+        st.markdown(f"**{label}** — {error.get('display_name') or ''}{code}")
+        (st.error if outcome == "failed" else st.info)(error.get("message") or "")
+        if error.get("hint"):
+            st.info(f"What to do: {error['hint']}")
+        st.page_link(
+            PAGE_RECORDS,
+            label="Open this record",
+            icon=":material/person_search:",
+            query_params=uh.record_query(error["kind"], error["row_id"]),
+        )
 
 
 def not_connected_notice() -> None:

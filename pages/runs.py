@@ -105,15 +105,4 @@ with st.container(border=True):
             key=f"outcome_{run.id}",
         )
         rows = [e for e in errors if (e.get("outcome") or "failed") == shown]
-        frame = uh.errors_frame(rows, tz).drop(columns=["Outcome"])
-        if shown != "failed":
-            frame = frame[["Record", "Name", "Message", "Open"]]
-        st.dataframe(
-            frame,
-            hide_index=True,
-            key=f"errors_{run.id}_{shown}",
-            column_config={
-                "Open": st.column_config.LinkColumn("Open", display_text="open record"),
-                "Message": st.column_config.TextColumn(width="large"),
-            },
-        )
+        ui.error_table(rows, key=f"errors_{run.id}_{shown}", outcome=shown)

@@ -66,47 +66,39 @@ def cancel(run_id: int) -> None:
         )
 
 
-def error_table(run_id: int, key: str) -> None:
-    """The run's failures (newest first), then its renamed / adopted notices."""
-    failures = ctx.history.errors(run_id, outcome=OUTCOME_FAILED, newest_first=True)
+def run_errors(run, key: str) -> None:
+    """The run's failures, then its renamed / adopted notices.
+
+    Oldest first: rows keep their place (and a selected row stays selected) while a live run
+    adds errors below them. Counts come from the run's published progress.
+    """
+    failures = ctx.history.errors(run.id, outcome=OUTCOME_FAILED, limit=ERROR_ROWS)
     if failures:
-        st.markdown(f"**Errors ({len(failures):,})** — records QuickBooks or the MIS refused")
-        st.dataframe(
-            uh.errors_frame(failures[:ERROR_ROWS], tz).drop(columns=["Outcome"]),
-            hide_index=True,
-            key=f"{key}_errors",
-            column_config={
-                "Open": st.column_config.LinkColumn("Open", display_text="open record"),
-                "Message": st.column_config.TextColumn(width="large"),
-                "What to do": st.column_config.TextColumn(width="medium"),
-            },
-        )
-        if len(failures) > ERROR_ROWS:
-            st.caption(f"Newest {ERROR_ROWS} shown; the Runs page has them all as CSV.")
-    renamed = ctx.history.errors(run_id, outcome=OUTCOME_RENAMED, newest_first=True)
-    adopted = ctx.history.errors(run_id, outcome=OUTCOME_ADOPTED, newest_first=True)
-    for notices, title, why in (
+        total = max(run.failed, len(failures))
+        st.markdown(f"**Errors ({total:,})** — records QuickBooks or the MIS refused")
+        ui.error_table(failures, key=f"{key}_errors")
+        if total > ERROR_ROWS:
+            st.caption(f"The first {ERROR_ROWS:,} shown; the Runs page has them all as CSV.")
+    for outcome, count, why in (
         (
-            renamed,
-            "renamed",
+            OUTCOME_RENAMED,
+            run.renamed,
             "their name was taken by another QuickBooks customer, vendor or employee, so they "
             "were sent with their ApplicationID / RegNo appended",
         ),
         (
-            adopted,
-            "adopted",
+            OUTCOME_ADOPTED,
+            run.adopted,
             "they already existed in QuickBooks (an earlier attempt, or a qk_id in the MIS), so "
             "they were linked instead of created again",
         ),
     ):
+        notices = ctx.history.errors(run.id, outcome=outcome, limit=ERROR_ROWS)
         if notices:
-            st.info(f"**{uh.plural(len(notices), 'record')} {title}**: {why}.")
-            with st.expander(f"Show the {len(notices):,} {title} records"):
-                st.dataframe(
-                    uh.errors_frame(notices[:ERROR_ROWS], tz)[["Record", "Name", "Message"]],
-                    hide_index=True,
-                    key=f"{key}_{title}",
-                )
+            count = max(count, len(notices))
+            st.info(f"**{uh.plural(count, 'record')} {outcome}**: {why}.")
+            with st.expander(f"Show the {outcome} records"):
+                ui.error_table(notices, key=f"{key}_{outcome}", outcome=outcome)
 
 
 def run_panel(run_id: int, watching: bool) -> None:
@@ -157,7 +149,7 @@ def run_panel(run_id: int, watching: bool) -> None:
             )
         elif run.message:
             st.error(run.message)
-        error_table(run.id, key=f"run{run.id}")
+        run_errors(run, key=f"run{run.id}")
 
 
 # ---------------------------------------------------------------- start a run

@@ -249,14 +249,18 @@ def record_label(kind: str, identity: str | None, row_id: int | None) -> str:
     return f"{title} {identity or row_id}"
 
 
-def record_link(kind: str, row_id: int) -> str:
-    """Relative link to the Records page showing this record."""
-    return f"Records?kind={kind}&id={row_id}"
+def record_query(kind: str, row_id: int) -> dict[str, str]:
+    """The Records page's query parameters that open this record."""
+    return {"kind": kind, "id": str(row_id)}
 
 
-def errors_frame(errors: Iterable[Mapping[str, Any]], tz_name: str | None = None) -> pd.DataFrame:
-    """A run's per-record errors and notices, as the operator reads them."""
-    columns = ["Record", "Name", "QuickBooks code", "Message", "What to do", "Outcome", "Open"]
+def errors_frame(errors: Iterable[Mapping[str, Any]], outcome: str = "failed") -> pd.DataFrame:
+    """A run's per-record errors (or its renamed / adopted notices), as the operator reads them."""
+    columns = (
+        ["Record", "Name", "QuickBooks code", "Message", "What to do"]
+        if outcome == "failed"
+        else ["Record", "Name", "Message"]
+    )
     rows = [
         {
             "Record": record_label(e["kind"], e.get("identity"), e.get("row_id")),
@@ -264,8 +268,6 @@ def errors_frame(errors: Iterable[Mapping[str, Any]], tz_name: str | None = None
             "QuickBooks code": e.get("code") or "",
             "Message": e.get("message") or "",
             "What to do": e.get("hint") or "",
-            "Outcome": e.get("outcome") or "failed",
-            "Open": record_link(e["kind"], e["row_id"]),
         }
         for e in errors
     ]

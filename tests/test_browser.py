@@ -328,11 +328,15 @@ def test_operator_previews_syncs_repairs_and_reconnects(server, open_page):
     page.get_by_text("Nothing to sync").wait_for()
     shot(page, "05_sync_done_light")
 
-    # Records: open the failed record (the error table's link) and retry it
-    page.goto(f"{base}/Records?kind=student&id={blank}")
+    # Records: open the failed record from the error table, in this session, and retry it
+    set_operator(page)  # the reload above began a new session
+    click_row(page, 0)
+    settle(page)
+    page.get_by_role("link", name="Open this record").click()
     heading(page, "Records")
-    page.get_by_text("no RegNo").first.wait_for()
-    set_operator(page)
+    record = re.compile(rf"^Student \(row {blank}, no RegNo\) — ")
+    page.get_by_role("heading", name=record).wait_for()
+    assert f"kind=student&id={blank}" in page.url
     press(page, "Push this record now")
     page.get_by_text("Not synced: RegNo is empty in the MIS").wait_for()
     page.get_by_text("What to do: Correct the record in the MIS").first.wait_for()

@@ -116,7 +116,11 @@ def open_page(at: AppTest, page: str) -> AppTest:
 
 def assert_fine(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
-    unexpected = [e.value for e in at.error if "unexpected error" in e.value.lower()]
+    unexpected = [
+        e.value
+        for e in at.error
+        if "something went wrong" in e.value.lower() or "could not be read" in e.value
+    ]
     assert not unexpected, unexpected
 
 
@@ -293,6 +297,18 @@ def test_sync_of_all_records_completes_and_overview_counts_change(demo):
     assert "RegNo is empty" in row["Message"]
     assert "Correct the record in the MIS" in row["What to do"]
     assert "records renamed" in page, "name clashes are reported as notices"
+    # selecting the error shows it in full, with a way to its record
+    at.session_state["run1_errors"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert_fine(at)
+    assert any(e.value.startswith("RegNo is empty in the MIS") for e in at.error)
+    assert any("Open this record" in link.proto.label for link in at.get("page_link"))
+    # selecting the error shows it in full, with a way to its record
+    at.session_state["run1_errors"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert_fine(at)
+    assert any(e.value.startswith("RegNo is empty in the MIS") for e in at.error)
+    assert any("Open this record" in link.proto.label for link in at.get("page_link"))
     # nothing left to do except the failed record
     assert "Nothing to sync" in page and "1 failed record" in page
 
@@ -301,7 +317,9 @@ def test_sync_of_all_records_completes_and_overview_counts_change(demo):
     assert metric(at, "Not synced") == "0"
     assert metric(at, "Failed") == "1"
     assert metric(at, "Progress") == "99.9 %"
-    last_runs = table_with(at, "Run", "Outcome", "Operator")
+    last_runs = at.table[0].value
+    assert int(last_runs.iloc[0]["Run"]) == 1
+    assert last_runs.iloc[0]["Synced"] == "2,049"
     assert last_runs.iloc[0]["Outcome"] == "completed with errors (1 failed)"
     assert last_runs.iloc[0]["Operator"] == "Ada Lovelace"
 
@@ -520,6 +538,43 @@ def test_a_configuration_error_is_a_readable_message(demo, monkeypatch):
     assert any(
         "Configuration problem" in e and "QBO_ENVIRONMENT must be one of" in e for e in errors
     )
+
+
+def test_a_database_failure_is_a_readable_message(demo, monkeypatch):
+    from sync_core.context import SyncContext
+
+    def lost(self):
+        raise sa.exc.OperationalError(
+            "SELECT ...", {}, Exception("(2013, 'Lost connection to server during query')")
+        )
+
+    monkeypatch.setattr(SyncContext, "analyze", lost)
+    at = app().run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any("The MIS database could not be read" in e and "Lost connection" in e for e in errors)
+    assert "Traceback" not in texts(at)
+
+
+def test_starting_or_pushing_while_disconnected_says_connect_first(demo):
+    at = open_page(app().run(), "quickbooks")
+    _disconnect(at)
+    set_operator(at, "Ada Lovelace")
+    open_page(at, "sync")
+    assert "QuickBooks not connected: connect first." in texts(at)
+    start_sync(at)
+    errors = [e.value for e in at.error]
+    assert any("QuickBooks is not connected" in e for e in errors), errors
+    open_page(at, "runs")
+    assert "No sync has run yet." in texts(at)
+
+    open_page(at, "records")
+    at.query_params.update(kind="applicant", id="3")
+    at.run()
+    at.button(key="push_applicant_3").click().run()
+    assert_fine(at)
+    assert any("QuickBooks is not connected" in e.value for e in at.error)
+    assert metric(at, "Status") == "not synced"
 
 
 # ---------------------------------------------------------------- presentation helpers
