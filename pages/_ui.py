@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -123,11 +124,22 @@ def _logged_in() -> bool:
         return False
 
 
+def login_available() -> bool:
+    """Streamlit's st.login needs the Authlib package."""
+    return importlib.util.find_spec("authlib") is not None
+
+
 def require_login() -> None:
     """With an ``[auth]`` section, nobody sees MIS data before logging in."""
     if not auth_configured() or _logged_in():
         return
     st.title("MIS to QuickBooks customer sync")
+    if not login_available():
+        st.error(
+            "**Login is configured (`[auth]` in secrets.toml) but cannot work:** the Authlib "
+            "package that Streamlit's login needs is not installed (`pip install Authlib`)."
+        )
+        st.stop()
     st.info("Log in with your university account to use the dashboard.")
     providers = _providers()
     section = _auth_section() or {}

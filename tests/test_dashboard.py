@@ -500,17 +500,21 @@ def test_quickbooks_page_shows_the_simulator_and_no_secret(demo):
 # ---------------------------------------------------------------- operators, errors
 
 
-def test_with_oidc_nothing_shows_before_login_and_pushes_record_the_user(demo):
-    plant_blank_regno(demo)
-    auth = {
-        "redirect_uri": "http://localhost:8501/oauth2callback",
-        "cookie_secret": "test-cookie-secret",
-        "client_id": "dashboard",
-        "client_secret": "not-a-secret",
-        "server_metadata_url": "https://idp.example.edu/.well-known/openid-configuration",
-    }
+OIDC = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "test-cookie-secret",
+    "client_id": "dashboard",
+    "client_secret": "not-a-secret",
+    "server_metadata_url": "https://idp.example.edu/.well-known/openid-configuration",
+}
+
+
+def test_with_oidc_nothing_shows_before_login_and_pushes_record_the_user(demo, monkeypatch):
+    from pages import _ui as ui
+
+    monkeypatch.setattr(ui, "login_available", lambda: True)  # Authlib may not be installed
     at = app()
-    at.secrets["auth"] = auth
+    at.secrets["auth"] = OIDC
     at.user = {"is_logged_in": False}
     at.run()
     assert_fine(at)
@@ -528,6 +532,19 @@ def test_with_oidc_nothing_shows_before_login_and_pushes_record_the_user(demo):
     at.button(key="push_applicant_3").click().run()
     assert_fine(at)
     assert "Pushed by **Grace Hopper** at" in texts(at)
+
+
+def test_oidc_without_authlib_says_what_is_missing(demo, monkeypatch):
+    from pages import _ui as ui
+
+    monkeypatch.setattr(ui, "login_available", lambda: False)
+    at = app()
+    at.secrets["auth"] = OIDC
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert not at.exception
+    assert any("Authlib" in e.value for e in at.error)
+    assert not at.button and not at.metric
 
 
 def test_a_configuration_error_is_a_readable_message(demo, monkeypatch):
