@@ -341,7 +341,8 @@ def test_start_is_refused_without_an_operator_name(demo):
 
 
 def test_a_second_start_is_refused_with_who_and_when(demo, monkeypatch):
-    monkeypatch.setenv("QBO_BATCH_REQUESTS_PER_MINUTE", "1")  # a run that lasts
+    monkeypatch.setenv("QBO_BATCH_REQUESTS_PER_MINUTE", "1")  # a run that lasts...
+    monkeypatch.setenv("QBO_MAX_CONCURRENT", "1")  # ...and stops soon once cancelled
     first = app().run()
     set_operator(first, "Ada Lovelace")
     open_page(first, "sync")
