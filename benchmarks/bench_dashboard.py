@@ -5,7 +5,8 @@
 Creates a throwaway MariaDB database with 100,000 applicants and 100,000 students (the demo
 generator), starts `streamlit run app.py` on it (QuickBooks: the embedded simulator), then opens
 the Overview in a fresh browser session several times and measures, from navigation start,
-the time until both charts are drawn. The first load of the server process (context, schema
+the time until its counts are painted (first meaningful paint) and until both charts are
+drawn. The first load of the server process (context, schema
 check, caches empty) is reported apart from the following ones (median). Target: < 2 s.
 
 Figures, each a new Streamlit session:
@@ -88,6 +89,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 st.title("Floor")
+st.metric("Total records", "200,000")
 for _ in range(2):
     st.plotly_chart(go.Figure(go.Bar(x=[3, 2, 1], y=["a", "b", "c"], orientation="h")))
 """
@@ -131,8 +133,9 @@ def start_streamlit(
     raise SystemExit("streamlit did not start")
 
 
-def first_paint_s(browser, base: str, context=None) -> float:
-    """A new session opens the page; seconds from navigation start to both charts drawn.
+def first_paint_s(browser, base: str, context=None) -> tuple[float, float]:
+    """A new session opens the page; seconds from navigation start until (1) the Overview's
+    counts are painted (its first meaningful paint) and (2) both charts are drawn.
 
     Without ``context``, a new browser profile (cold caches); with it, a new tab of it."""
     own = context is None
@@ -140,20 +143,22 @@ def first_paint_s(browser, base: str, context=None) -> float:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.goto(base + "/", wait_until="commit")
+    metrics = page.get_by_test_id("stMetricValue")
+    metrics.first.wait_for(timeout=60_000)
+    content_ms = page.evaluate("performance.now()")
     page.locator('[data-testid="stPlotlyChart"] .main-svg').nth(1).wait_for(timeout=60_000)
     page.locator(".js-plotly-plot .ytick text").first.wait_for(timeout=60_000)
-    elapsed_ms = page.evaluate("performance.now()")
-    metrics = page.get_by_test_id("stMetricValue")
+    charts_ms = page.evaluate("performance.now()")
     total = metrics.first.inner_text() if metrics.count() else None
     page.close()
     if own:
         context.close()
     if total not in (None, "200,000"):
         print(f"  (the Overview showed {total} records)")
-    return elapsed_ms / 1000
+    return content_ms / 1000, charts_ms / 1000
 
 
-def measure(browser, base: str, runs: int) -> tuple[list[float], list[float]]:
+def measure(browser, base: str, runs: int) -> tuple[list, list]:
     cold = [first_paint_s(browser, base) for _ in range(runs)]
     profile = browser.new_context(viewport={"width": 1400, "height": 1000})
     first_paint_s(browser, base, profile)  # fills the profile's caches
@@ -164,11 +169,16 @@ def measure(browser, base: str, runs: int) -> tuple[list[float], list[float]]:
 
 def summary(label: str, values: list[float]) -> str:
     return (
-        f"  {label:<15} median {statistics.median(values):.2f} s "
-        f"(best {min(values):.2f}, worst {max(values):.2f}; "
-        + ", ".join(f"{v:.2f}" for v in values)
-        + ")"
+        f"  {label:<28} median {statistics.median(values):.2f} s "
+        f"(best {min(values):.2f}, worst {max(values):.2f})"
     )
+
+
+def report(title: str, cold: list, warm: list) -> None:
+    print(title)
+    for label, runs in (("cold browser", cold), ("warm browser", warm)):
+        print(summary(f"{label}: counts painted", [c for c, _ in runs]))
+        print(summary(f"{label}: charts drawn", [d for _, d in runs]))
 
 
 def main() -> None:
@@ -213,17 +223,15 @@ def main() -> None:
         if not args.keep:
             drop_database(args.url, name)
 
-    print(f"Overview first paint, {args.applicants + args.students:,} records on MariaDB:")
-    print(f"  first load of the server process: {first:.2f} s")
-    print(summary("cold browser", cold))
-    print(summary("warm browser", warm))
-    print("Floor (bare Streamlit page with two Plotly charts):")
-    print(summary("cold browser", floor_cold))
-    print(summary("warm browser", floor_warm))
-    for label, values in (("cold", cold), ("warm", warm)):
-        median = statistics.median(values)
-        verdict = "met" if median < TARGET_S else "NOT met"
-        print(f"target < {TARGET_S:.0f} s, {label} browser: {verdict} ({median:.2f} s)")
+    print(f"Overview, {args.applicants + args.students:,} records on MariaDB:")
+    print(f"  first load of the server process: counts {first[0]:.2f} s, charts {first[1]:.2f} s")
+    report("Overview (each a new session):", cold, warm)
+    report("Floor (bare Streamlit page with two Plotly charts):", floor_cold, floor_warm)
+    for label, runs in (("cold", cold), ("warm", warm)):
+        for what, index in (("first paint (counts)", 0), ("charts drawn", 1)):
+            median = statistics.median(r[index] for r in runs)
+            verdict = "met" if median < TARGET_S else "NOT met"
+            print(f"target < {TARGET_S:.0f} s, {what}, {label} browser: {verdict} ({median:.2f} s)")
 
 
 if __name__ == "__main__":
