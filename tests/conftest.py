@@ -143,3 +143,32 @@ def context(demo_engine, db_url, simulator, make_settings):
     ctx = open_context(make_settings(simulator, db_url))
     yield ctx
     ctx.close()
+
+
+# ---------------------------------------------------------------- hostile data
+
+
+def _blank_reg_no(settings, row_id: int = 55) -> int:
+    """A registrar's data-entry error in the demo MIS: a student whose RegNo is blank. Such a
+    record can never become a customer, so a full sync ends with one readable failure."""
+    from sync_core import mis_tables
+    from sync_core.demo import ensure_demo_database
+
+    ensure_demo_database(settings)
+    engine = create_db_engine(settings.database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                mis_tables.students.update()
+                .where(mis_tables.students.c.per_id_ug == row_id)
+                .values(reg_no=" ")
+            )
+    finally:
+        engine.dispose()
+    return row_id
+
+
+@pytest.fixture(scope="session")
+def blank_reg_no():
+    """``blank_reg_no(settings, row_id=55) -> row_id`` on the demo database of ``settings``."""
+    return _blank_reg_no

@@ -23,11 +23,7 @@ from pathlib import Path
 
 import pytest
 import requests
-import sqlalchemy as sa
 
-from sync_core import mis_tables
-from sync_core.database import create_db_engine
-from sync_core.demo import ensure_demo_database
 from sync_core.settings import load_settings
 
 pytestmark = pytest.mark.browser
@@ -72,29 +68,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _plant_blank_regno(env: dict[str, str]) -> int:
-    """The hostile student whose RegNo is blank; planted when the demo data has none."""
-    settings = load_settings(environ=env)
-    ensure_demo_database(settings)
-    engine = create_db_engine(settings.database_url)
-    students = mis_tables.students
-    try:
-        with engine.begin() as conn:
-            blank = conn.execute(
-                sa.select(students.c.per_id_ug).where(sa.func.trim(students.c.reg_no) == "")
-            ).scalar()
-            if blank is None:
-                blank = 55
-                conn.execute(
-                    students.update().where(students.c.per_id_ug == blank).values(reg_no=" ")
-                )
-    finally:
-        engine.dispose()
-    return int(blank)
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, blank_reg_no):
     reason = _unavailable()
     if reason:
         if IN_CI:
@@ -110,7 +85,7 @@ def server(tmp_path_factory):
         QBO_REDIRECT_URI=f"http://localhost:{port}/QuickBooks",
         PYTHONUNBUFFERED="1",
     )
-    blank = _plant_blank_regno(env)
+    blank = blank_reg_no(load_settings(environ=env))
     log_path = folder / "streamlit.log"
     log = log_path.open("w")
     process = subprocess.Popen(

@@ -16,10 +16,7 @@ import requests
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from sync_core import mis_tables
 from sync_core import ui_helpers as uh
-from sync_core.database import create_db_engine
-from sync_core.demo import ensure_demo_database
 from sync_core.settings import load_settings
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -78,30 +75,6 @@ def _stop_runs(settings) -> None:
     if active is not None:
         cancel_sync(ctx, active.id)
         wait_for(active.id, timeout=60)
-
-
-def plant_blank_regno(settings) -> int:
-    """The demo's hostile student whose RegNo is blank (it can never be a customer).
-
-    Creates the demo database now and blanks a student's reg_no if the demo has no such student
-    any more, so the failure path is always exercised. Answers the student's row id.
-    """
-    ensure_demo_database(settings)
-    engine = create_db_engine(settings.database_url)
-    students = mis_tables.students
-    try:
-        with engine.begin() as conn:
-            blank = conn.execute(
-                sa.select(students.c.per_id_ug).where(sa.func.trim(students.c.reg_no) == "")
-            ).scalar()
-            if blank is None:
-                blank = 55
-                conn.execute(
-                    students.update().where(students.c.per_id_ug == blank).values(reg_no=" ")
-                )
-    finally:
-        engine.dispose()
-    return int(blank)
 
 
 def app() -> AppTest:
@@ -274,8 +247,8 @@ def test_preview_selecting_a_row_shows_source_payload_and_placement(demo):
 # ---------------------------------------------------------------- sync
 
 
-def test_sync_of_all_records_completes_and_overview_counts_change(demo):
-    blank = plant_blank_regno(demo)
+def test_sync_of_all_records_completes_and_overview_counts_change(demo, blank_reg_no):
+    blank = blank_reg_no(demo)
     at = app().run()
     assert_fine(at)
     assert metric(at, "Synced") == "0"
@@ -409,8 +382,8 @@ def test_search_finds_a_record_and_push_syncs_it(demo):
     assert metric(at, "Synced") == "1"
 
 
-def test_push_is_refused_without_operator_and_a_failure_is_explained(demo):
-    blank = plant_blank_regno(demo)
+def test_push_is_refused_without_operator_and_a_failure_is_explained(demo, blank_reg_no):
+    blank = blank_reg_no(demo)
     at = open_page(app().run(), "records")
     at.query_params.update(kind="student", id=str(blank))
     at.run()
