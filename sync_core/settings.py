@@ -135,9 +135,14 @@ class Settings:
             "QuickBooks environment": self.qbo_environment,
             "QuickBooks API": self.api_base_url or "embedded simulator",
             "Realm": self.qbo_realm_id or "(from the connection)",
-            "Client id": self.qbo_client_id or "(not set)",
-            "Client secret": "set" if self.qbo_client_secret else "not set",
-            "Token encryption key": "set" if self.qbo_token_key else "not set",
+            "Client id": self.qbo_client_id
+            or ("the simulator's" if self.uses_simulator else "(not set)"),
+            "Client secret": "set"
+            if self.qbo_client_secret
+            else ("the simulator's" if self.uses_simulator else "not set"),
+            "Token encryption key": "set"
+            if self.qbo_token_key
+            else ("generated for the demo" if self.uses_simulator else "not set"),
             "Custom field definitions": ", ".join(
                 f"{k}={v}" for k, v in sorted(self.qbo_custom_fields.items())
             )
