@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import _ui as ui
-from sync_core import ui_helpers as uh
+from pages._components import present as uh
+from pages._components import ui
 
 st.set_page_config(
     page_title="MIS → QuickBooks customers", page_icon=":material/sync_alt:", layout="wide"

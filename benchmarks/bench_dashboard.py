@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sync_core.database import create_db_engine  # noqa: E402
-from sync_core.demo_data import create_demo_database  # noqa: E402
-from sync_core.migrations import ensure_schema  # noqa: E402
+from sync_core.demo.data import create_demo_database  # noqa: E402
+from sync_core.mis.migrations import ensure_schema  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

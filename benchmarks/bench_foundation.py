@@ -25,14 +25,14 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sync_core.analysis import analyze  # noqa: E402
 from sync_core.database import create_db_engine  # noqa: E402
-from sync_core.demo_data import create_demo_database  # noqa: E402
-from sync_core.mapping import MappingOptions  # noqa: E402
-from sync_core.migrations import ensure_schema  # noqa: E402
-from sync_core.mis_records import fetch_records  # noqa: E402
-from sync_core.preview import preview  # noqa: E402
-from sync_core.record_kinds import APPLICANT, STUDENT  # noqa: E402
+from sync_core.demo.data import create_demo_database  # noqa: E402
+from sync_core.domain.kinds import APPLICANT, STUDENT  # noqa: E402
+from sync_core.domain.mapping import MappingOptions  # noqa: E402
+from sync_core.mis.migrations import ensure_schema  # noqa: E402
+from sync_core.mis.reader import fetch_records  # noqa: E402
+from sync_core.service.analysis import analyze  # noqa: E402
+from sync_core.service.preview import preview  # noqa: E402
 
 
 def timed(fn, repeat: int) -> list[float]:

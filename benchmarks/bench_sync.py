@@ -31,18 +31,18 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sync_core.context import open_context  # noqa: E402
 from sync_core.database import create_db_engine  # noqa: E402
-from sync_core.demo_data import create_demo_database  # noqa: E402
-from sync_core.engine import SyncRequest  # noqa: E402
-from sync_core.mis_records import fetch_records  # noqa: E402
-from sync_core.quickbooks.token_store import generate_key  # noqa: E402
-from sync_core.record_kinds import APPLICANT  # noqa: E402
+from sync_core.demo.data import create_demo_database  # noqa: E402
+from sync_core.domain.kinds import APPLICANT  # noqa: E402
+from sync_core.mis.reader import fetch_records  # noqa: E402
+from sync_core.service.context import open_context  # noqa: E402
 from sync_core.settings import Secret, Settings  # noqa: E402
+from sync_core.store.tokens import generate_key  # noqa: E402
+from sync_core.sync.engine import SyncRequest  # noqa: E402
 
 
 class Simulator:
-    """``python -m sync_core.qbo_simulator`` in a child process."""
+    """``python -m qbo_simulator`` in a child process."""
 
     def __init__(self, *args: str) -> None:
         import socket
@@ -51,7 +51,7 @@ class Simulator:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "sync_core.qbo_simulator", "--port", str(self.port), *args],
+            [sys.executable, "-m", "qbo_simulator", "--port", str(self.port), *args],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

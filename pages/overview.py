@@ -5,8 +5,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages import _ui as ui
-from sync_core import ui_helpers as uh
+from pages._components import present as uh
+from pages._components import ui
 
 ctx = ui.page_context()
 tz = ui.timezone()

@@ -6,8 +6,8 @@ import math
 
 import streamlit as st
 
-from pages import _ui as ui
-from sync_core import ui_helpers as uh
+from pages._components import present as uh
+from pages._components import ui
 
 ctx = ui.page_context()
 

@@ -7,8 +7,8 @@ import time
 
 import streamlit as st
 
-from pages import _ui as ui
-from sync_core import ui_helpers as uh
+from pages._components import present as uh
+from pages._components import ui
 from sync_core.quickbooks.errors import QuickBooksError
 from sync_core.settings import SettingsError
 

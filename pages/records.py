@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import _ui as ui
-from sync_core import ui_helpers as uh
+from pages._components import present as uh
+from pages._components import ui
 from sync_core.quickbooks.errors import QuickBooksError
-from sync_core.records import push_record, record_detail
-from sync_core.run_lock import SyncAlreadyRunning
+from sync_core.service.records import push_record, record_detail
 from sync_core.settings import SettingsError
+from sync_core.store.locks import SyncAlreadyRunning
 
 ctx = ui.page_context()
 tz = ui.timezone()

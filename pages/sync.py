@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import _ui as ui
-from sync_core import ui_helpers as uh
-from sync_core.background import cancel_sync, start_sync
-from sync_core.engine import RECOMMENDED_BATCH_SIZES, SyncRequest
+from pages._components import present as uh
+from pages._components import ui
 from sync_core.quickbooks.errors import QuickBooksError
-from sync_core.run_lock import SyncAlreadyRunning
-from sync_core.runs import OUTCOME_ADOPTED, OUTCOME_FAILED, OUTCOME_RENAMED
+from sync_core.service.background import cancel_sync, start_sync
 from sync_core.settings import SettingsError
+from sync_core.store.locks import SyncAlreadyRunning
+from sync_core.store.runs import OUTCOME_ADOPTED, OUTCOME_FAILED, OUTCOME_RENAMED
+from sync_core.sync.engine import RECOMMENDED_BATCH_SIZES, SyncRequest
 
 ctx = ui.page_context()
 tz = ui.timezone()

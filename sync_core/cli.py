@@ -14,14 +14,14 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from sync_core.analysis import SyncAnalysis
-from sync_core.migrations import SchemaError
-from sync_core.mis_tables import DEFAULT_PUSHED_BY
-from sync_core.preview import DEFAULT_LIMIT, Preview
+from sync_core.domain.kinds import APPLICANT, STUDENT
+from sync_core.mis.migrations import SchemaError
+from sync_core.mis.tables import DEFAULT_PUSHED_BY
 from sync_core.quickbooks.errors import QuickBooksError
-from sync_core.record_kinds import APPLICANT, STUDENT
-from sync_core.run_lock import SyncAlreadyRunning
+from sync_core.service.analysis import SyncAnalysis
+from sync_core.service.preview import DEFAULT_LIMIT, Preview
 from sync_core.settings import SettingsError
+from sync_core.store.locks import SyncAlreadyRunning
 
 EXIT_OK = 0
 EXIT_RECORDS_FAILED = 1
@@ -155,8 +155,8 @@ def _cmd_preview(kind) -> Callable[[argparse.Namespace, Any], int]:
 
 def cmd_demo_db(args: argparse.Namespace, _context) -> int:
     from sync_core.database import create_db_engine
-    from sync_core.demo_data import create_demo_database
-    from sync_core.migrations import ensure_schema
+    from sync_core.demo.data import create_demo_database
+    from sync_core.mis.migrations import ensure_schema
 
     engine = create_db_engine(args.url)
     try:
@@ -239,7 +239,7 @@ def run_summary_lines(run) -> list[str]:
 
 
 def exit_code_for(run) -> int:
-    from sync_core import runs
+    from sync_core.store import runs
 
     if run.state == runs.FAILED:
         return EXIT_CONFIGURATION
@@ -250,7 +250,7 @@ def exit_code_for(run) -> int:
 
 def _cmd_sync(scope: str) -> Callable[[argparse.Namespace, Any], int]:
     def run(args: argparse.Namespace, context) -> int:
-        from sync_core.engine import SyncRequest
+        from sync_core.sync.engine import SyncRequest
 
         request = SyncRequest(
             scope=scope,
@@ -278,7 +278,7 @@ def _cmd_sync(scope: str) -> Callable[[argparse.Namespace, Any], int]:
 
 
 def cmd_retry(args: argparse.Namespace, context) -> int:
-    from sync_core.records import find_record, push_record
+    from sync_core.service.records import find_record, push_record
 
     kind, identity = ("applicant", args.applicant) if args.applicant else ("student", args.student)
     detail = find_record(context, kind, identity)
@@ -391,7 +391,7 @@ def cmd_disconnect(args: argparse.Namespace, context) -> int:
 
 
 def cmd_token_key(args: argparse.Namespace, _context) -> int:
-    from sync_core.quickbooks.token_store import generate_key
+    from sync_core.store.tokens import generate_key
 
     print(generate_key())
     return EXIT_OK
@@ -470,7 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     context = None
     try:
         if getattr(args, "needs_context", True):
-            from sync_core.context import open_context
+            from sync_core.service.context import open_context
 
             context = open_context()
             if context.settings.uses_demo_database and not getattr(args, "json", False):

@@ -87,8 +87,8 @@ def empty_engine(db_url) -> Iterator[Engine]:
 @pytest.fixture
 def demo_engine(empty_engine) -> Engine:
     """A database holding the default demo MIS data (850 applicants, 1,200 students), migrated."""
-    from sync_core.demo_data import create_demo_database
-    from sync_core.migrations import ensure_schema
+    from sync_core.demo.data import create_demo_database
+    from sync_core.mis.migrations import ensure_schema
 
     create_demo_database(empty_engine)
     ensure_schema(empty_engine)
@@ -102,7 +102,7 @@ def demo_engine(empty_engine) -> Engine:
 def simulator():
     """A QuickBooks simulator over real HTTP with its own company (a fresh realm per test, so
     no request window or limiter is shared between tests)."""
-    from sync_core.qbo_simulator import QuickBooksSimulator, SimulatorConfig
+    from qbo_simulator import QuickBooksSimulator, SimulatorConfig
 
     realm = str(9_300_000_000_000_000 + uuid.uuid4().int % 10**15)
     sim = QuickBooksSimulator(SimulatorConfig(realm_id=realm)).start()
@@ -113,8 +113,8 @@ def simulator():
 @pytest.fixture
 def make_settings(tmp_path):
     """Settings for the product pointed at a simulator and a database URL."""
-    from sync_core.quickbooks.token_store import generate_key
     from sync_core.settings import Secret, Settings
+    from sync_core.store.tokens import generate_key
 
     key = generate_key()
 
@@ -138,7 +138,7 @@ def make_settings(tmp_path):
 @pytest.fixture
 def context(demo_engine, db_url, simulator, make_settings):
     """The product's context on the demo MIS (on each backend), connected to the simulator."""
-    from sync_core.context import open_context
+    from sync_core.service.context import open_context
 
     ctx = open_context(make_settings(simulator, db_url))
     yield ctx
@@ -151,8 +151,8 @@ def context(demo_engine, db_url, simulator, make_settings):
 def _blank_reg_no(settings, row_id: int = 55) -> int:
     """A registrar's data-entry error in the demo MIS: a student whose RegNo is blank. Such a
     record can never become a customer, so a full sync ends with one readable failure."""
-    from sync_core import mis_tables
-    from sync_core.demo import ensure_demo_database
+    from sync_core.demo.embedded import ensure_demo_database
+    from sync_core.mis import tables as mis_tables
 
     ensure_demo_database(settings)
     engine = create_db_engine(settings.database_url)

@@ -11,7 +11,7 @@ import requests
 import sqlalchemy as sa
 
 from sync_core.database import create_db_engine
-from sync_core.quickbooks.token_store import TokenCipher, TokenStore, generate_key
+from sync_core.store.tokens import TokenCipher, TokenStore, generate_key
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

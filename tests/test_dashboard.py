@@ -16,7 +16,7 @@ import requests
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from sync_core import ui_helpers as uh
+from pages._components import present as uh
 from sync_core.settings import load_settings
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -67,8 +67,8 @@ def demo(tmp_path, monkeypatch):
 
 def _stop_runs(settings) -> None:
     """Leave no background run behind (it would keep writing into a deleted folder)."""
-    from pages import _ui as ui
-    from sync_core.background import cancel_sync, wait_for
+    from pages._components import ui
+    from sync_core.service.background import cancel_sync, wait_for
 
     ctx = ui._open_context(ui._fingerprint(settings), settings)
     active = ctx.history.active()
@@ -484,7 +484,7 @@ OIDC = {
 
 
 def test_with_oidc_nothing_shows_before_login_and_pushes_record_the_user(demo, monkeypatch):
-    from pages import _ui as ui
+    from pages._components import ui
 
     monkeypatch.setattr(ui, "login_available", lambda: True)  # Authlib may not be installed
     at = app()
@@ -509,7 +509,7 @@ def test_with_oidc_nothing_shows_before_login_and_pushes_record_the_user(demo, m
 
 
 def test_oidc_without_authlib_says_what_is_missing(demo, monkeypatch):
-    from pages import _ui as ui
+    from pages._components import ui
 
     monkeypatch.setattr(ui, "login_available", lambda: False)
     at = app()
@@ -532,7 +532,7 @@ def test_a_configuration_error_is_a_readable_message(demo, monkeypatch):
 
 
 def test_a_database_failure_is_a_readable_message(demo, monkeypatch):
-    from sync_core.context import SyncContext
+    from sync_core.service.context import SyncContext
 
     def lost(self):
         raise sa.exc.OperationalError(

@@ -14,15 +14,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from sync_core import mis_tables
-from sync_core.demo_data import (
+from sync_core.demo.data import (
     ANOMALY_CATEGORIES,
     SHOWCASE_ROWS,
     DemoSummary,
     create_demo_database,
     demo_tables,
 )
-from sync_core.migrations import ensure_schema
+from sync_core.mis import tables as mis_tables
+from sync_core.mis.migrations import ensure_schema
 
 APPLICANTS = mis_tables.applicants.name
 STUDENTS = mis_tables.students.name

@@ -18,17 +18,17 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
-from sync_core import mis_tables
-from sync_core.background import cancel_sync, start_sync, wait_for
-from sync_core.context import open_context
-from sync_core.engine import SyncRequest, batch_requestid
-from sync_core.mapping import parse_notes
-from sync_core.mis_tables import STATUS_FAILED, STATUS_IN_PROGRESS, STATUS_NOT_SYNCED, STATUS_SYNCED
+from sync_core.domain.kinds import APPLICANT, STUDENT
+from sync_core.domain.mapping import parse_notes
+from sync_core.mis import tables as mis_tables
+from sync_core.mis.tables import STATUS_FAILED, STATUS_IN_PROGRESS, STATUS_NOT_SYNCED, STATUS_SYNCED
 from sync_core.quickbooks.client import RetryPolicy
-from sync_core.record_kinds import APPLICANT, STUDENT
-from sync_core.records import push_record
-from sync_core.run_lock import SyncAlreadyRunning
-from sync_core.runs import CANCELLED, COMPLETED, COMPLETED_WITH_ERRORS
+from sync_core.service.background import cancel_sync, start_sync, wait_for
+from sync_core.service.context import open_context
+from sync_core.service.records import push_record
+from sync_core.store.locks import SyncAlreadyRunning
+from sync_core.store.runs import CANCELLED, COMPLETED, COMPLETED_WITH_ERRORS
+from sync_core.sync.engine import SyncRequest, batch_requestid
 
 WINDOW_S = 2.0
 FAST_RETRY = RetryPolicy(attempts=10, initial_wait_s=0.05, max_wait_s=0.5)
@@ -225,11 +225,11 @@ def test_under_faults_a_run_and_one_rerun_sync_everything_exactly_once(ctx, simu
 def test_lost_answer_then_crash_is_adopted_not_created_again(ctx, simulator):
     """A record left at 3 whose customer QuickBooks did create (the answer never came back)."""
     from sync_core.database import write_transaction
-    from sync_core.status_writer import claim
+    from sync_core.sync.write_back import claim
 
     with write_transaction(ctx.engine) as conn:
         claims = claim(conn, APPLICANT, statuses=[0], limit=3, run_id=0)
-    from sync_core.records import record_detail
+    from sync_core.service.records import record_detail
 
     sent = record_detail(ctx, APPLICANT, claims[0].row_id).mapped
     created = ctx.client().create_customer(sent.payload)
@@ -241,7 +241,7 @@ def test_lost_answer_then_crash_is_adopted_not_created_again(ctx, simulator):
 
 
 def test_name_clash_adopts_our_own_customer_and_renames_for_a_namesake(ctx, simulator):
-    from sync_core.records import record_detail
+    from sync_core.service.records import record_detail
 
     ours = record_detail(ctx, APPLICANT, 1).mapped  # e.g. created by hand from our payload
     mine = ctx.client().create_customer(ours.payload)
@@ -258,7 +258,7 @@ def test_name_clash_adopts_our_own_customer_and_renames_for_a_namesake(ctx, simu
 
 
 def test_a_record_whose_both_names_are_taken_fails_readably(ctx, simulator):
-    from sync_core.records import record_detail
+    from sync_core.service.records import record_detail
 
     mapped = record_detail(ctx, APPLICANT, 2).mapped
     ctx.client().create_customer({"DisplayName": mapped.display_name})
@@ -356,9 +356,9 @@ def test_single_record_push(ctx, simulator):
 
 
 def test_requestid_is_derived_from_records_attempts_and_names():
-    from sync_core.engine import _Item
-    from sync_core.mapping import MappedCustomer
-    from sync_core.status_writer import Claim
+    from sync_core.domain.mapping import MappedCustomer
+    from sync_core.sync.engine import _Item
+    from sync_core.sync.write_back import Claim
 
     def item(row_id, attempt, name):
         mapped = MappedCustomer(

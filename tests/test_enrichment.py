@@ -7,10 +7,10 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from sync_core import mis_tables
-from sync_core.enrichment import load_lookups
-from sync_core.mis_records import fetch_records, latest_registrations
-from sync_core.record_kinds import APPLICANT, STUDENT
+from sync_core.domain.kinds import APPLICANT, STUDENT
+from sync_core.domain.lookups import load_lookups
+from sync_core.mis import tables as mis_tables
+from sync_core.mis.reader import fetch_records, latest_registrations
 
 
 class QueryCounter:

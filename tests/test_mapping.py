@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from sync_core.enrichment import Lookups
-from sync_core.mapping import (
+from sync_core.domain.lookups import Lookups
+from sync_core.domain.mapping import (
     MappingOptions,
     candidate_display_names,
     is_same_record,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from sync_core import app_tables, mis_tables
-from sync_core.migrations import SchemaError, ensure_schema
+from sync_core.mis import tables as mis_tables
+from sync_core.mis.migrations import SchemaError, ensure_schema
+from sync_core.store import tables as app_tables
 
 
 def _create_mis_as_found(engine) -> None:

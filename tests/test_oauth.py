@@ -10,12 +10,12 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from sync_core import app_tables
 from sync_core.database import create_db_engine
 from sync_core.quickbooks.errors import AuthenticationError
 from sync_core.quickbooks.oauth import OAuthStateError, QuickBooksConnection
-from sync_core.quickbooks.token_store import TokenCipher, TokenKeyError, TokenStore, generate_key
 from sync_core.settings import Secret
+from sync_core.store import tables as app_tables
+from sync_core.store.tokens import TokenCipher, TokenKeyError, TokenStore, generate_key
 
 REDIRECT = "http://localhost:8501/QuickBooks"
 
@@ -134,8 +134,8 @@ def test_status_never_shows_a_token_and_disconnect_revokes(connection, simulator
 def _refresh_in_another_process(url, key, base_url, discovery_url, rejected, barrier, out):
     from sync_core.database import create_db_engine
     from sync_core.quickbooks.oauth import QuickBooksConnection
-    from sync_core.quickbooks.token_store import TokenCipher, TokenStore
     from sync_core.settings import Secret
+    from sync_core.store.tokens import TokenCipher, TokenStore
 
     engine = create_db_engine(url)
     connection = QuickBooksConnection(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from sync_core import mis_tables
-from sync_core.analysis import StatusCounts, analyze
-from sync_core.preview import preview
-from sync_core.record_kinds import APPLICANT, STUDENT
+from sync_core.domain.kinds import APPLICANT, STUDENT
+from sync_core.mis import tables as mis_tables
+from sync_core.service.analysis import StatusCounts, analyze
+from sync_core.service.preview import preview
 
 
 def set_status(engine, kind, row_ids, status):

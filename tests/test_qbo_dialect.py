@@ -22,7 +22,7 @@ from quickbooks.exceptions import (
 from quickbooks.objects.base import EmailAddress
 from quickbooks.objects.customer import Customer
 
-from sync_core.qbo_simulator import QuickBooksSimulator, SimulatorConfig
+from qbo_simulator import QuickBooksSimulator, SimulatorConfig
 
 
 @pytest.fixture(scope="module")

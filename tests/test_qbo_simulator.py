@@ -20,8 +20,8 @@ from intuitlib.client import AuthClient
 from intuitlib.enums import Scopes
 from intuitlib.exceptions import AuthClientError
 
-from sync_core.qbo_simulator import Faults, QuickBooksSimulator, SimulatorConfig
-from sync_core.qbo_simulator.errors import qbo_time
+from qbo_simulator import Faults, QuickBooksSimulator, SimulatorConfig
+from qbo_simulator.errors import qbo_time
 
 REDIRECT_URI = "http://localhost:8501/oauth/callback"
 THROTTLE_BODY_ERROR = {
@@ -821,7 +821,7 @@ def test_admin_endpoints(api: Api, sim: QuickBooksSimulator) -> None:
 def test_logs_never_contain_tokens(
     sim: QuickBooksSimulator, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="sync_core.qbo_simulator")
+    caplog.set_level(logging.DEBUG, logger="qbo_simulator")
     refresh = sim.issue_refresh_token()
     answer = token_request(sim, grant_type="refresh_token", refresh_token=refresh).json()
     api = Api(sim, answer["access_token"])
@@ -839,7 +839,7 @@ def test_command_line_runs_and_prints_how_to_connect(tmp_path) -> None:
         [
             sys.executable,
             "-m",
-            "sync_core.qbo_simulator",
+            "qbo_simulator",
             "--port",
             "0",
             "--store",

@@ -8,7 +8,7 @@ import string
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
-from sync_core import sanitize
+from sync_core.domain import sanitize
 
 
 @pytest.mark.parametrize(

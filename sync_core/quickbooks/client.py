@@ -21,7 +21,6 @@ import requests
 from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from sync_core.audit import AuditEntry, RecordRef
 from sync_core.quickbooks import query as q
 from sync_core.quickbooks.errors import (
     AuthenticationError,
@@ -31,6 +30,7 @@ from sync_core.quickbooks.errors import (
     error_from_response,
 )
 from sync_core.quickbooks.limiter import Limits, RealmLimiter, limiter_for
+from sync_core.store.audit import AuditEntry, RecordRef
 
 MAX_BATCH_ITEMS = 30
 USER_AGENT = "mis-quickbooks-customer-sync/0.1"

@@ -20,11 +20,11 @@ from intuitlib.enums import Scopes
 from intuitlib.exceptions import AuthClientError
 from requests import RequestException
 
-from sync_core.app_tables import oauth_states
 from sync_core.database import write_transaction
 from sync_core.quickbooks.errors import AuthenticationError, NetworkError, NotConnectedError
-from sync_core.quickbooks.token_store import StoredConnection, TokenSet, TokenStore, utcnow
 from sync_core.settings import Secret
+from sync_core.store.tables import oauth_states
+from sync_core.store.tokens import StoredConnection, TokenSet, TokenStore, utcnow
 
 STATE_TTL = dt.timedelta(minutes=15)
 REFRESH_MARGIN = dt.timedelta(seconds=60)

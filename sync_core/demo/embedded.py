@@ -1,0 +1,87 @@
+"""The embedded default: a demo MIS database and a QuickBooks simulator, both created on first
+use under the git-ignored data folder, so `streamlit run app.py` works with no configuration."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from sync_core.database import create_db_engine
+from sync_core.settings import Secret, Settings
+
+DEMO_SIMULATOR_LATENCY_MS = 120  # a little network delay makes the demo's progress visible
+
+_simulators: dict[Path, object] = {}
+_simulators_lock = threading.Lock()
+
+
+def ensure_demo_database(settings: Settings) -> Path:
+    """Create and fill the demo SQLite MIS the first time it is needed; return its path.
+
+    It is built under a temporary name and moved into place, so a dashboard and a CLI starting
+    together never see a half-filled database.
+    """
+    from sync_core.demo.data import create_demo_database
+    from sync_core.mis.migrations import ensure_schema
+
+    path = settings.demo_database_path
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial.unlink(missing_ok=True)
+    engine = create_db_engine(f"sqlite:///{partial}")
+    try:
+        create_demo_database(engine)
+        ensure_schema(engine)
+    finally:
+        engine.dispose()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{partial}{suffix}").unlink(missing_ok=True)
+    if path.exists():  # another process won the race; keep theirs
+        partial.unlink(missing_ok=True)
+    else:
+        os.replace(partial, path)
+    return path
+
+
+def embedded_simulator(settings: Settings):
+    """The process's QuickBooks simulator for the demo, started once, its company kept in
+    ``data/qbo_simulator.sqlite`` so customers and tokens survive a restart. Its limits are the
+    client's limits, so the demo paces itself exactly as against QuickBooks."""
+    from qbo_simulator import Faults, QuickBooksSimulator, SimulatorConfig
+
+    store = settings.data_dir / "qbo_simulator.sqlite"
+    with _simulators_lock:
+        simulator = _simulators.get(store)
+        if simulator is None:
+            store.parent.mkdir(parents=True, exist_ok=True)
+            config = SimulatorConfig(
+                requests_per_minute=settings.qbo_requests_per_minute,
+                batch_requests_per_minute=settings.qbo_batch_requests_per_minute,
+                max_concurrent=settings.qbo_max_concurrent,
+                limit_window_s=settings.qbo_limit_window_s,
+            )
+            simulator = QuickBooksSimulator(
+                config, store_path=store, faults=Faults(latency_ms=DEMO_SIMULATOR_LATENCY_MS)
+            ).start()
+            _simulators[store] = simulator
+        return simulator
+
+
+def demo_token_key(settings: Settings) -> Secret:
+    """The demo's token encryption key, generated once into the data folder (mode 0600)."""
+    from sync_core.store.tokens import generate_key
+
+    path = settings.data_dir / "qbo_token.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process wrote it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(generate_key())
+    return Secret(path.read_text().strip())

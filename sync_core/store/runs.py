@@ -1,0 +1,246 @@
+"""Run history: who synced what and when, how it went, and each record's error in that run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from sync_core.store.tables import run_errors, runs
+
+RUNNING = "running"
+COMPLETED = "completed"
+COMPLETED_WITH_ERRORS = "completed with errors"
+CANCELLED = "cancelled"
+FAILED = "failed"
+INTERRUPTED = "interrupted"  # its process died; found by a later run
+FINAL_STATES = (COMPLETED, COMPLETED_WITH_ERRORS, CANCELLED, FAILED, INTERRUPTED)
+
+OUTCOME_FAILED = "failed"
+OUTCOME_RENAMED = "renamed"
+OUTCOME_ADOPTED = "adopted"
+
+COUNTERS = ("planned", "done", "synced", "failed", "adopted", "renamed", "reconciled", "released")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: int
+    realm_id: str
+    scope: str
+    operator: str
+    batch_size: int
+    retry_failed: bool
+    state: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    heartbeat_at: dt.datetime | None
+    cancel_requested: bool
+    planned: int
+    done: int
+    synced: int
+    failed: int
+    adopted: int
+    renamed: int
+    reconciled: int
+    released: int
+    records_per_s: float | None
+    message: str | None
+    host: str | None
+    pid: int | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> RunSummary:
+        return cls(**{f.name: row[f.name] for f in fields(cls)})
+
+    @property
+    def is_running(self) -> bool:
+        return self.state == RUNNING
+
+    @property
+    def remaining(self) -> int:
+        return max(self.planned - self.done, 0)
+
+    @property
+    def eta_s(self) -> float | None:
+        if not self.is_running or not self.records_per_s or self.records_per_s <= 0:
+            return None
+        return self.remaining / self.records_per_s
+
+    @property
+    def progress(self) -> float:
+        return min(self.done / self.planned, 1.0) if self.planned else 1.0
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data.update(remaining=self.remaining, eta_s=self.eta_s)
+        return data
+
+
+@dataclass(frozen=True)
+class RunError:
+    kind: str
+    row_id: int
+    identity: str
+    display_name: str | None
+    message: str
+    code: str | None = None
+    hint: str | None = None
+    outcome: str = OUTCOME_FAILED
+
+
+class RunHistory:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create(
+        self,
+        conn: Connection,
+        *,
+        realm_id: str,
+        scope: str,
+        operator: str,
+        batch_size: int,
+        retry_failed: bool,
+        host: str,
+        pid: int,
+    ) -> int:
+        now = utcnow()
+        result = conn.execute(
+            runs.insert().values(
+                realm_id=realm_id,
+                scope=scope,
+                operator=operator,
+                batch_size=batch_size,
+                retry_failed=retry_failed,
+                state=RUNNING,
+                started_at=now,
+                heartbeat_at=now,
+                host=host,
+                pid=pid,
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+    def update_progress(
+        self, run_id: int, counters: Mapping[str, int], records_per_s: float | None
+    ) -> bool:
+        """Persist counts; answers whether someone asked this run to stop."""
+        values = {k: int(v) for k, v in counters.items() if k in COUNTERS}
+        with self.engine.begin() as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(**values, records_per_s=records_per_s, heartbeat_at=utcnow())
+            )
+            return bool(
+                conn.execute(
+                    sa.select(runs.c.cancel_requested).where(runs.c.id == run_id)
+                ).scalar_one()
+            )
+
+    def finish(self, run_id: int, state: str, message: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(state=state, finished_at=utcnow(), message=message)
+            )
+
+    def mark_interrupted(self, conn: Connection, run_id: int) -> None:
+        conn.execute(
+            runs.update()
+            .where(runs.c.id == run_id, runs.c.state == RUNNING)
+            .values(
+                state=INTERRUPTED,
+                finished_at=utcnow(),
+                message="The process running this sync stopped before it finished; "
+                "the next run checked its records in QuickBooks.",
+            )
+        )
+
+    def request_cancel(self, run_id: int) -> bool:
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id, runs.c.state == RUNNING)
+                .values(cancel_requested=True)
+            ).rowcount
+        return bool(changed)
+
+    def add_errors(self, conn: Connection, run_id: int, errors: Iterable[RunError]) -> None:
+        now = utcnow()
+        rows = [
+            {
+                "run_id": run_id,
+                "at": now,
+                "kind": e.kind,
+                "row_id": e.row_id,
+                "identity": e.identity[:200],
+                "display_name": (e.display_name or "")[:500],
+                "code": (e.code or "")[:20] or None,
+                "message": e.message,
+                "hint": e.hint,
+                "outcome": e.outcome,
+            }
+            for e in errors
+        ]
+        if rows:
+            conn.execute(run_errors.insert(), rows)
+
+    # ------------------------------------------------------------ reading
+
+    def get(self, run_id: int) -> RunSummary | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
+        return RunSummary.from_row(row) if row else None
+
+    def recent(self, limit: int = 50, realm_id: str | None = None) -> list[RunSummary]:
+        stmt = sa.select(runs).order_by(runs.c.id.desc()).limit(limit)
+        if realm_id is not None:
+            stmt = stmt.where(runs.c.realm_id == realm_id)
+        with self.engine.connect() as conn:
+            return [RunSummary.from_row(r) for r in conn.execute(stmt).mappings()]
+
+    def active(self, realm_id: str | None = None) -> RunSummary | None:
+        stmt = sa.select(runs).where(runs.c.state == RUNNING).order_by(runs.c.id.desc()).limit(1)
+        if realm_id is not None:
+            stmt = stmt.where(runs.c.realm_id == realm_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).mappings().first()
+        return RunSummary.from_row(row) if row else None
+
+    def errors(
+        self,
+        run_id: int,
+        *,
+        limit: int | None = None,
+        outcome: str | None = None,
+        newest_first: bool = False,
+    ) -> list[dict[str, Any]]:
+        order = run_errors.c.id.desc() if newest_first else run_errors.c.id
+        stmt = sa.select(run_errors).where(run_errors.c.run_id == run_id).order_by(order)
+        if outcome is not None:
+            stmt = stmt.where(run_errors.c.outcome == outcome)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(stmt).mappings()]
+
+    def errors_of_record(self, kind: str, row_id: int, limit: int = 20) -> list[dict[str, Any]]:
+        stmt = (
+            sa.select(run_errors)
+            .where(run_errors.c.kind == kind, run_errors.c.row_id == row_id)
+            .order_by(run_errors.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(stmt).mappings()]

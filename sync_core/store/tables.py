@@ -1,0 +1,155 @@
+"""Tables of ours, kept beside the MIS tables in the same database (all prefixed ``qbsync_``).
+
+They hold what the MIS has no place for: the QuickBooks connection (tokens encrypted), the audit
+trail of every QuickBooks call, sync runs and their per-record errors, a per-company run lock, and
+per-record sync state (the attempt counter behind each ``requestid``, the name last sent, the last
+error), which is what makes a crash or a lost answer recoverable without a duplicate customer.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from sync_core.mis.tables import MYSQL_TABLE_ARGS
+
+metadata = sa.MetaData()
+
+oauth_connections = sa.Table(
+    "qbsync_oauth_connection",
+    metadata,
+    # one connection per QuickBooks environment (simulator / sandbox / production)
+    sa.Column("environment", sa.String(20), primary_key=True),
+    sa.Column("realm_id", sa.String(50), nullable=False),
+    sa.Column("access_token_enc", sa.Text),
+    sa.Column("access_expires_at", sa.DateTime),
+    sa.Column("refresh_token_enc", sa.Text, nullable=False),
+    sa.Column("refresh_expires_at", sa.DateTime),
+    # bumped on every token change; a refresh that lost the race sees it moved
+    sa.Column("version", sa.Integer, nullable=False, server_default=sa.text("1")),
+    sa.Column("connected_at", sa.DateTime),
+    sa.Column("refreshed_at", sa.DateTime),
+    sa.Column("last_error", sa.Text),
+    **MYSQL_TABLE_ARGS,
+)
+
+# authorisations started and not yet answered: the redirect back from Intuit arrives in a new
+# browser session (or the CLI), so the CSRF ``state`` we sent must be kept server-side
+oauth_states = sa.Table(
+    "qbsync_oauth_state",
+    metadata,
+    sa.Column("state", sa.String(100), primary_key=True),
+    sa.Column("environment", sa.String(20), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    **MYSQL_TABLE_ARGS,
+)
+
+audit_log = sa.Table(
+    "qbsync_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("run_id", sa.Integer),
+    sa.Column("operation", sa.String(40), nullable=False),
+    sa.Column("record_count", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("requestid", sa.String(50)),
+    sa.Column("http_status", sa.Integer),
+    sa.Column("error_code", sa.String(20)),
+    sa.Column("error_message", sa.Text),
+    sa.Column("intuit_tid", sa.String(100)),
+    sa.Column("duration_ms", sa.Integer),
+    sa.Column("attempts", sa.Integer),
+    sa.Index("ix_qbsync_audit_at", "at"),
+    sa.Index("ix_qbsync_audit_run", "run_id"),
+    **MYSQL_TABLE_ARGS,
+)
+
+# which MIS records an audited call was about (a batch call is about up to 30)
+audit_records = sa.Table(
+    "qbsync_audit_record",
+    metadata,
+    sa.Column("audit_id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(10), primary_key=True),
+    sa.Column("row_id", sa.Integer, primary_key=True),
+    sa.Index("ix_qbsync_audit_record_row", "kind", "row_id"),
+    **MYSQL_TABLE_ARGS,
+)
+
+runs = sa.Table(
+    "qbsync_run",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("realm_id", sa.String(50), nullable=False),
+    sa.Column("scope", sa.String(20), nullable=False),  # applicants / students / all / record
+    sa.Column("operator", sa.String(200), nullable=False),
+    sa.Column("batch_size", sa.Integer, nullable=False),
+    sa.Column("retry_failed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("state", sa.String(30), nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("heartbeat_at", sa.DateTime),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("planned", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("done", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("synced", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("failed", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("adopted", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("renamed", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("reconciled", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("released", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("records_per_s", sa.Float),
+    sa.Column("message", sa.Text),
+    sa.Column("host", sa.String(200)),
+    sa.Column("pid", sa.Integer),
+    **MYSQL_TABLE_ARGS,
+)
+
+run_errors = sa.Table(
+    "qbsync_run_error",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("row_id", sa.Integer, nullable=False),
+    sa.Column("identity", sa.String(200), nullable=False),
+    sa.Column("display_name", sa.String(500)),
+    sa.Column("code", sa.String(20)),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("hint", sa.Text),
+    # "failed" for errors; "renamed" / "adopted" for notices the operator should see
+    sa.Column("outcome", sa.String(20), nullable=False, server_default="failed"),
+    sa.Index("ix_qbsync_run_error_run", "run_id"),
+    **MYSQL_TABLE_ARGS,
+)
+
+sync_locks = sa.Table(
+    "qbsync_sync_lock",
+    metadata,
+    sa.Column("realm_id", sa.String(50), primary_key=True),
+    sa.Column("run_id", sa.Integer),
+    sa.Column("operator", sa.String(200)),
+    sa.Column("started_at", sa.DateTime),
+    sa.Column("heartbeat_at", sa.DateTime),
+    sa.Column("host", sa.String(200)),
+    sa.Column("pid", sa.Integer),
+    **MYSQL_TABLE_ARGS,
+)
+
+record_states = sa.Table(
+    "qbsync_record_state",
+    metadata,
+    sa.Column("kind", sa.String(10), primary_key=True),
+    sa.Column("row_id", sa.Integer, primary_key=True),
+    sa.Column("identity", sa.String(200), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("sent_display_name", sa.String(500)),
+    # the last request was sent but its answer never came: look before sending again
+    sa.Column("outcome_unknown", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("renamed_from", sa.String(500)),
+    sa.Column("error_code", sa.String(20)),
+    sa.Column("error_message", sa.Text),
+    sa.Column("error_hint", sa.Text),
+    sa.Column("last_run_id", sa.Integer),
+    sa.Column("updated_at", sa.DateTime),
+    **MYSQL_TABLE_ARGS,
+)
