@@ -10,7 +10,15 @@ from typing import Any
 
 from .config import SimulatorConfig
 from .customers import Customers
-from .errors import ApiError, authentication_body, qbo_time, system_fault, throttled, validation
+from .errors import (
+    ApiError,
+    authentication_body,
+    qbo_time,
+    system_fault,
+    throttled,
+    throttled_xml,
+    validation,
+)
 from .faults import FaultInjector, Throttler
 from .messages import Request, Response, json_response
 from .oauth import OAuthServer
@@ -89,7 +97,30 @@ class Api:
         time.sleep(self.faults.latency_s())
         return response, False
 
+    def _throttled(self) -> Response:
+        """429 code 3001: JSON, or QBO's XML form; a Retry-After header only when configured."""
+        faults = self.faults.faults
+        if faults.xml_throttle_body or self.config.xml_throttle_body:
+            response = Response(429, throttled_xml(), content_type="application/xml")
+        else:
+            response = _error_response(throttled())
+        retry_after = faults.retry_after_s
+        if retry_after is None:
+            retry_after = self.config.retry_after_s
+        if retry_after is not None:
+            # Whole seconds are what HTTP allows; a fraction is sent as is so tests stay fast.
+            seconds = float(retry_after)
+            response.headers["Retry-After"] = (
+                str(int(seconds)) if seconds.is_integer() else f"{seconds:g}"
+            )
+        return response
+
     def _pipeline(self, req: Request, realm: str, rest: list[str]) -> tuple[Response, bool]:
+        if self.faults.faults.api_down:
+            self.stats.bump("api_down_answers")
+            if self.faults.faults.down_mode == "drop":
+                return Response(503, drop=True), False
+            return self._reject(_error_response(system_fault(503)))
         status = self.faults.server_error()
         if status is not None:
             self.stats.bump("server_errors_sent")
@@ -101,15 +132,26 @@ class Api:
         is_batch = req.method == "POST" and rest == ["batch"]
         if self.faults.storm_active() or not self.throttler.acquire(realm, is_batch):
             self.stats.bump("throttled_count")
-            return self._reject(_error_response(throttled()))
+            return self._reject(self._throttled())
         try:
             time.sleep(self.faults.latency_s())
             return self._route(req, realm, rest)
         finally:
             self.throttler.release(realm)
 
+    def _wants_custom_fields(self, req: Request) -> bool:
+        """include=enhancedAllCustomFields, honoured from minorversion 70 on (as QBO documents);
+        without it Customer custom fields are neither written nor returned."""
+        if "enhancedallcustomfields" not in req.params.get("include", "").lower():
+            return False
+        try:
+            minor = int(req.params.get("minorversion", "0"))
+        except ValueError:
+            return False
+        return minor >= self.config.custom_fields_min_minorversion
+
     def _route(self, req: Request, realm: str, rest: list[str]) -> tuple[Response, bool]:
-        include = "enhancedallcustomfields" in req.params.get("include", "").lower()
+        include = self._wants_custom_fields(req)
         method = req.method
         entity = rest[0].lower() if rest else ""
         try:

@@ -75,6 +75,21 @@ def throttled() -> ApiError:
     )
 
 
+THROTTLE_XML = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<IntuitResponse xmlns="http://schema.intuit.com/finance/v3" time="{time}">'
+    '<Fault type="ThrottleExceeded"><Error code="3001">'
+    "<Message>message=ThrottleExceeded; errorCode=003001; statusCode=429</Message>"
+    "<Detail>The request limit was reached.</Detail>"
+    "</Error></Fault></IntuitResponse>"
+)
+
+
+def throttled_xml() -> bytes:
+    """The XML form of the 429 answer that QBO sometimes sends instead of JSON."""
+    return THROTTLE_XML.format(time=qbo_time()).encode("utf-8")
+
+
 def system_fault(status: int) -> ApiError:
     if status == 503:
         return ApiError(

@@ -2,6 +2,15 @@
 
 Tokens are random opaque strings; only their SHA-256 digests are stored, so a store file holds
 nothing a reader could use.
+
+Refresh tokens, as implemented here:
+- every refresh answers a new refresh token; only the newest of a grant works, an older one gets
+  400 invalid_grant at once (no grace period; the grant itself stays alive);
+- a refresh token expires `refresh_token_lifetime_s` after it was issued (each use issues a new
+  one, so the lifetime rolls), and never beyond the grant's hard limit
+  (`refresh_token_hard_lifetime_s` after the first authorisation);
+- answers carry `x_refresh_token_expires_in` (the sooner of the two) and, unless
+  `report_refresh_token_hard_expiry` is off, `x_refresh_token_hard_expires_in`.
 """
 
 from __future__ import annotations
@@ -70,6 +79,11 @@ class OAuthServer:
 
     def handle(self, req: Request, base_url: str) -> Response:
         path = req.path.rstrip("/")
+        if path in (TOKEN_PATH, REVOKE_PATH) and self.faults.faults.token_endpoint_down:
+            self.stats.bump("token_endpoint_down_answers")
+            if self.faults.faults.down_mode == "drop":
+                return Response(503, drop=True)
+            return _oauth_error(503, "temporarily_unavailable", "Service Unavailable")
         if path in DISCOVERY_PATHS and req.method == "GET":
             return json_response(200, self.discovery(base_url))
         if path == AUTHORIZE_PATH and req.method == "GET":
@@ -155,41 +169,66 @@ class OAuthServer:
             secret, self.config.client_secret
         )
 
-    def _issue(self, family: str, refresh: bool = True) -> dict[str, Any]:
+    def _refresh_expiry(
+        self, now: float, hard_expires_at: float, lifetime_s: float | None
+    ) -> float:
+        lifetime = self.config.refresh_token_lifetime_s if lifetime_s is None else lifetime_s
+        return min(now + lifetime, hard_expires_at)
+
+    def _issue(self, family: str, hard_expires_at: float) -> dict[str, Any]:
         now = time.time()
         access = secrets.token_urlsafe(48)
         self.store.add_access_token(
             digest(access), family, now, now + self.config.access_token_lifetime_s
         )
+        token = secrets.token_urlsafe(48)
+        expires_at = self._refresh_expiry(now, hard_expires_at, None)
+        self.store.add_refresh_token(digest(token), family, now, expires_at)
         answer: dict[str, Any] = {
             "token_type": "bearer",
             "access_token": access,
             "expires_in": self.config.access_token_lifetime_s,
+            "refresh_token": token,
+            "x_refresh_token_expires_in": max(0, round(expires_at - now)),
         }
-        if refresh:
-            token = secrets.token_urlsafe(48)
-            self.store.add_refresh_token(
-                digest(token), family, now, now + self.config.refresh_token_lifetime_s
-            )
-            answer["refresh_token"] = token
-            answer["x_refresh_token_expires_in"] = self.config.refresh_token_lifetime_s
+        if self.config.report_refresh_token_hard_expiry:
+            answer["x_refresh_token_hard_expires_in"] = max(0, round(hard_expires_at - now))
         return answer
 
-    def new_family(self, realm: str) -> str:
+    def new_family(self, realm: str, hard_lifetime_s: float | None = None) -> tuple[str, float]:
+        """A new grant (one authorisation) and the hard limit none of its tokens outlives."""
         family = secrets.token_hex(16)
-        self.store.create_family(family, realm, time.time())
-        return family
+        now = time.time()
+        hard = self.config.refresh_token_hard_lifetime_s
+        hard_expires_at = now + (hard if hard_lifetime_s is None else hard_lifetime_s)
+        self.store.create_family(family, realm, now, hard_expires_at)
+        return family, hard_expires_at
 
-    def issue_refresh_token(self, realm: str | None = None) -> str:
-        """A connection made without the browser step (demo, headless, tests)."""
+    def issue_refresh_token(
+        self,
+        realm: str | None = None,
+        lifetime_s: float | None = None,
+        hard_lifetime_s: float | None = None,
+    ) -> str:
+        """A connection made without the browser step (demo, headless, tests).
+
+        `lifetime_s` overrides how long this first refresh token lives; `hard_lifetime_s` how
+        long the whole grant may last (later refreshes never outlive it).
+        """
         with self.store.transaction():
-            family = self.new_family(realm or self.config.realm_id)
+            family, hard_expires_at = self.new_family(
+                realm or self.config.realm_id, hard_lifetime_s
+            )
             token = secrets.token_urlsafe(48)
             now = time.time()
-            self.store.add_refresh_token(
-                digest(token), family, now, now + self.config.refresh_token_lifetime_s
-            )
+            expires_at = self._refresh_expiry(now, hard_expires_at, lifetime_s)
+            self.store.add_refresh_token(digest(token), family, now, expires_at)
         return token
+
+    def revoke_all(self, realm: str | None = None) -> int:
+        """Revokes every grant of the realm, as when the company disconnects the app: refreshes
+        then answer invalid_grant and API calls 401. Returns how many live grants there were."""
+        return self.store.revoke_realm(realm or self.config.realm_id)
 
     def token(self, req: Request) -> Response:
         form = dict(parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True))
@@ -210,17 +249,21 @@ class OAuthServer:
         realm, redirect_uri, expires_at, used = found
         if used or time.time() > expires_at or form.get("redirect_uri") != redirect_uri:
             return _oauth_error(400, "invalid_grant")
-        return json_response(200, self._issue(self.new_family(realm)), NO_STORE)
+        family, hard_expires_at = self.new_family(realm)
+        return json_response(200, self._issue(family, hard_expires_at), NO_STORE)
 
     def _grant_refresh(self, form: dict[str, str]) -> Response:
         info = self.store.refresh_token_info(digest(form.get("refresh_token", "")))
         if info is None:
             return _oauth_error(400, "invalid_grant")
-        family, _realm, expires_at, current, revoked = info
-        if revoked or not current or time.time() > expires_at:
+        hard_expires_at = info.hard_expires_at
+        if hard_expires_at is None:  # a grant from a store written before hard limits
+            hard_expires_at = info.family_created + self.config.refresh_token_hard_lifetime_s
+        now = time.time()
+        if info.revoked or not info.current or now > min(info.expires_at, hard_expires_at):
             return _oauth_error(400, "invalid_grant")
         self.stats.bump("refreshes")
-        return json_response(200, self._issue(family), NO_STORE)
+        return json_response(200, self._issue(info.family, hard_expires_at), NO_STORE)
 
     def revoke(self, req: Request) -> Response:
         form: dict[str, str] = {}
@@ -238,7 +281,7 @@ class OAuthServer:
         token_hash = digest(form.get("token", ""))
         refresh = self.store.refresh_token_info(token_hash)
         access = self.store.access_token_info(token_hash) if refresh is None else None
-        family = refresh[0] if refresh else access[0] if access else None
+        family = refresh.family if refresh else access[0] if access else None
         if family is not None:
             self.store.revoke_family(family)
         # RFC 7009: an unknown token is answered 200 too.

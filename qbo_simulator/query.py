@@ -334,9 +334,14 @@ def customer_sql(query: Query, max_allowed: int) -> SqlPlan:
     filters_active = False
     for cond in query.conditions:
         sql, values = _condition_sql(cond)
+        is_active = _column(cond.field)[1] == "bool"
+        filters_active = filters_active or is_active
+        if is_active and cond.op == "IN" and set(values) == {0, 1}:
+            # `Active IN (true, false)` keeps every row: leaving it out lets paging walk an
+            # index instead of reading each row to test it.
+            continue
         clauses.append(sql)
         params.extend(values)
-        filters_active = filters_active or _column(cond.field)[1] == "bool"
     if not filters_active:
         # QBO hides inactive name-list entities unless the query mentions Active.
         clauses.append("active = 1")
@@ -353,7 +358,7 @@ def customer_sql(query: Query, max_allowed: int) -> SqlPlan:
     by_name = any(_column(c.field)[0] == "dn_key" and c.op in ("=", "IN") for c in query.conditions)
     return SqlPlan(
         by_name=by_name,
-        where=" AND ".join(clauses),
+        where=" AND ".join(clauses) or "1",
         params=params,
         order_by=", ".join(order_terms),
         offset=query.start_position - 1,

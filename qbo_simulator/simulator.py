@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,10 @@ class QuickBooksSimulator:
         config: SimulatorConfig | None = None,
         store_path: Path | str | None = None,
         faults: Faults | None = None,
+        customers: Sequence[dict[str, Any]] | None = None,
     ) -> None:
+        """`customers`: QBO Customer JSON to start the company with (see load_customers); a
+        store file that already holds customers for the realm keeps them and loads none."""
         self.config = config or SimulatorConfig()
         self.store = Store(store_path)
         self._faults = FaultInjector(faults)
@@ -42,6 +46,15 @@ class QuickBooksSimulator:
         self._server: SimulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopped = False
+        if customers:
+            if self.store.count_customers(self.config.realm_id) > 0:
+                log.warning("store already holds customers: the given customers were not loaded")
+            else:
+                try:
+                    self.load_customers(list(customers))
+                except BaseException:
+                    self.store.close()
+                    raise
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -106,8 +119,66 @@ class QuickBooksSimulator:
 
     # -- controls ----------------------------------------------------------------------------
 
-    def issue_refresh_token(self, realm_id: str | None = None) -> str:
-        return self.oauth.issue_refresh_token(realm_id or self.config.realm_id)
+    def issue_refresh_token(
+        self,
+        realm_id: str | None = None,
+        lifetime_s: float | None = None,
+        hard_lifetime_s: float | None = None,
+    ) -> str:
+        """A refresh token of a new grant (a connection). `lifetime_s` overrides how long this
+        token lives, `hard_lifetime_s` how long the grant may last at most."""
+        return self.oauth.issue_refresh_token(
+            realm_id or self.config.realm_id, lifetime_s, hard_lifetime_s
+        )
+
+    def revoke_all(self, realm_id: str | None = None) -> int:
+        """Disconnects every grant of the realm from outside (as the company's admin would):
+        the next refresh answers 400 invalid_grant, API calls 401. Returns how many grants were
+        live. A token from issue_refresh_token() afterwards is a fresh connection."""
+        return self.oauth.revoke_all(realm_id or self.config.realm_id)
+
+    # -- the company's customers, from outside the API ---------------------------------------
+
+    def load_customers(
+        self,
+        customers: Sequence[dict[str, Any]],
+        realm_id: str | None = None,
+        define_custom_fields: bool = True,
+    ) -> int:
+        """Adds existing customers (QBO Customer JSON, as in customers.json) in one transaction.
+
+        Their Ids, SyncTokens, MetaData, Active, Balance and CustomField entries are kept; later
+        creates get Ids above the highest. Raises ValueError (loading none) on an Id or
+        DisplayName clash. CustomField DefinitionIds become company custom field definitions
+        (config.custom_field_definitions) unless `define_custom_fields` is False.
+        """
+        realm = realm_id or self.config.realm_id
+        return self.api.customers.load(realm, list(customers), define_custom_fields)
+
+    def edit_customer(
+        self, customer_id: str | int, realm_id: str | None = None, **changes: Any
+    ) -> dict[str, Any]:
+        """Changes a customer as finance staff would in QuickBooks (no SyncToken needed):
+        e.g. edit_customer("58", Notes="Paid", PrimaryPhone="0788...", Active=False,
+        Balance=120.5). SyncToken goes up, MetaData.LastUpdatedTime moves on; None removes a
+        field. KeyError for an unknown Id, ValueError for a clashing DisplayName."""
+        return self.api.customers.edit(realm_id or self.config.realm_id, customer_id, changes)
+
+    def deactivate_customer(
+        self, customer_id: str | int, realm_id: str | None = None
+    ) -> dict[str, Any]:
+        """Makes a customer inactive (it keeps its DisplayName), as deleting one in QBO does."""
+        return self.edit_customer(customer_id, realm_id, Active=False)
+
+    def get_customer(
+        self, customer_id: str | int, realm_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """The stored customer (custom fields included), or None."""
+        try:
+            cid = int(str(customer_id))
+        except ValueError:
+            return None
+        return self.store.get_customer(realm_id or self.config.realm_id, cid)
 
     @property
     def faults(self) -> Faults:
@@ -159,6 +230,29 @@ class QuickBooksSimulator:
             data = req.json() if req.body else {}
         except ValueError:
             return json_response(400, {"error": "body must be JSON"})
+        try:
+            return self._admin_action(req, action, data)
+        except KeyError as exc:
+            return json_response(404, {"error": str(exc.args[0]) if exc.args else "not found"})
+        except (ValueError, TypeError) as exc:
+            return json_response(400, {"error": str(exc)})
+
+    def _admin_action(self, req: Request, action: str, data: Any) -> Response:
+        parts = action.split("/")
+        realm = req.params.get("realm_id") or None
+        if action == "customers/load" and req.method == "POST":
+            # Body: a list of customers, or {"customers": [...], "realm_id": "..."}.
+            if isinstance(data, dict):
+                realm = str(data.get("realm_id") or realm or "") or None
+                data = data.get("customers")
+            if not isinstance(data, list):
+                raise ValueError('body must be a list of customers or {"customers": [...]}')
+            realm = realm or self.config.realm_id
+            loaded = self.load_customers(data, realm)
+            next_id = self.store.peek_next_customer_id(realm)
+            return json_response(200, {"loaded": loaded, "realm_id": realm, "next_id": next_id})
+        if len(parts) in (2, 3) and parts[0] == "customers" and parts[1] != "load":
+            return self._admin_customer(req, parts[1], parts[2:], data, realm)
         if not isinstance(data, dict):
             return json_response(400, {"error": "body must be a JSON object"})
         if action == "state" and req.method == "GET":
@@ -177,7 +271,34 @@ class QuickBooksSimulator:
             self.reset()
             return json_response(200, {"ok": True})
         if action == "refresh-token" and req.method == "POST":
-            realm = str(data.get("realm_id") or self.config.realm_id)
-            token = self.issue_refresh_token(realm)
+            realm = str(data.get("realm_id") or realm or self.config.realm_id)
+            token = self.issue_refresh_token(
+                realm, _number(data.get("lifetime_s")), _number(data.get("hard_lifetime_s"))
+            )
             return json_response(200, {"refresh_token": token, "realm_id": realm})
+        if action == "revoke" and req.method == "POST":
+            realm = str(data.get("realm_id") or realm or self.config.realm_id)
+            return json_response(200, {"revoked": self.revoke_all(realm), "realm_id": realm})
         return json_response(404, {"error": "unknown admin endpoint"})
+
+    def _admin_customer(
+        self, req: Request, raw_id: str, rest: list[str], data: Any, realm: str | None
+    ) -> Response:
+        """GET customers/{id}; POST customers/{id}/edit (body: the changes);
+        POST customers/{id}/deactivate."""
+        if not rest and req.method == "GET":
+            customer = self.get_customer(raw_id, realm)
+            if customer is None:
+                raise KeyError(f"no Customer Id={raw_id}")
+            return json_response(200, {"Customer": customer})
+        if rest == ["edit"] and req.method == "POST":
+            if not isinstance(data, dict):
+                raise ValueError("body must be a JSON object of the fields to change")
+            return json_response(200, {"Customer": self.edit_customer(raw_id, realm, **data)})
+        if rest == ["deactivate"] and req.method == "POST":
+            return json_response(200, {"Customer": self.deactivate_customer(raw_id, realm)})
+        return json_response(404, {"error": "unknown admin endpoint"})
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -51,6 +51,8 @@ class SimulatorState:
     refreshes: int = 0
     requestid_replays: int = 0
     unauthorized_count: int = 0
+    api_down_answers: int = 0
+    token_endpoint_down_answers: int = 0
     total_requests: int = 0
     status_counts: dict[int, int] = field(default_factory=dict)
 
@@ -68,6 +70,8 @@ class SimulatorState:
             "refreshes": self.refreshes,
             "requestid_replays": self.requestid_replays,
             "unauthorized_count": self.unauthorized_count,
+            "api_down_answers": self.api_down_answers,
+            "token_endpoint_down_answers": self.token_endpoint_down_answers,
         }
 
 
@@ -78,6 +82,8 @@ COUNTERS = (
     "refreshes",
     "requestid_replays",
     "unauthorized_count",
+    "api_down_answers",
+    "token_endpoint_down_answers",
 )
 
 

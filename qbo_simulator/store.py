@@ -7,7 +7,9 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,9 @@ CREATE TABLE IF NOT EXISTS customers (
     PRIMARY KEY (realm, id)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS customers_dn ON customers (realm, dn_key);
+-- Paging and counting the active customers (what a query sees unless it names Active) walk
+-- this index instead of every row.
+CREATE INDEX IF NOT EXISTS customers_active ON customers (realm, active, id);
 CREATE TABLE IF NOT EXISTS sequences (realm TEXT PRIMARY KEY, next_id INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS replays (
     realm TEXT NOT NULL,
@@ -50,7 +55,8 @@ CREATE TABLE IF NOT EXISTS token_families (
     family TEXT PRIMARY KEY,
     realm TEXT NOT NULL,
     revoked INTEGER NOT NULL DEFAULT 0,
-    created_ts REAL NOT NULL
+    created_ts REAL NOT NULL,
+    hard_expires_at REAL
 );
 CREATE TABLE IF NOT EXISTS refresh_tokens (
     token_hash TEXT PRIMARY KEY,
@@ -68,13 +74,30 @@ CREATE TABLE IF NOT EXISTS access_tokens (
 """
 
 
+@dataclass(frozen=True)
+class RefreshTokenInfo:
+    family: str
+    realm: str
+    expires_at: float
+    current: bool  # the newest of its family (rotation leaves only that one usable)
+    revoked: bool  # the whole grant was revoked
+    family_created: float
+    hard_expires_at: float | None  # None: a grant stored before the hard limit was recorded
+
+
 def name_key(value: str | None) -> str | None:
     """The case-insensitive form of a name, as stored in the indexed *_key columns."""
     return None if value is None else value.strip().casefold()
 
 
-def _ts(iso: str) -> float:
+@lru_cache(maxsize=4096)
+def iso_timestamp(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
+
+
+# One encoder for every body: json.dumps with options would build a new one per customer.
+# Bodies are plain trees built from JSON, so the circular-reference check is wasted work.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
 
 
 class Store:
@@ -95,7 +118,14 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._migrate()
         self._depth = 0
+
+    def _migrate(self) -> None:
+        """Brings a store file written by an older simulator up to the current schema."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(token_families)")}
+        if "hard_expires_at" not in columns:
+            self._db.execute("ALTER TABLE token_families ADD COLUMN hard_expires_at REAL")
 
     def close(self) -> None:
         with self.lock:
@@ -129,10 +159,48 @@ class Store:
 
     # -- customers -------------------------------------------------------------------------
 
+    def raise_next_customer_id(self, realm: str, at_least: int) -> None:
+        """Makes the next created Id at least `at_least` (never lowers it)."""
+        self._exec(
+            "INSERT INTO sequences (realm, next_id) VALUES (?, ?) "
+            "ON CONFLICT(realm) DO UPDATE SET next_id = MAX(next_id, excluded.next_id)",
+            (realm, at_least),
+        )
+
+    def peek_next_customer_id(self, realm: str) -> int:
+        """The Id the next create would get, without taking it."""
+        row = self._one(
+            "SELECT MAX(COALESCE((SELECT next_id FROM sequences WHERE realm = ?), 1), "
+            "COALESCE((SELECT MAX(id) FROM customers WHERE realm = ?), 0) + 1)",
+            (realm, realm),
+        )
+        return int(row[0]) if row else 1
+
+    def customer_names(self, realm: str) -> dict[str, int]:
+        """dn_key -> Id of every customer of the realm (for bulk uniqueness checks)."""
+        with self.lock:
+            rows = self._db.execute(
+                "SELECT dn_key, id FROM customers WHERE realm = ?", (realm,)
+            ).fetchall()
+        return dict(rows)
+
+    def customer_ids(self, realm: str, ids: list[int]) -> set[int]:
+        """Which of `ids` the realm already has."""
+        found: set[int] = set()
+        with self.lock:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                rows = self._db.execute(
+                    f"SELECT id FROM customers WHERE realm = ? AND id IN ({marks})",
+                    (realm, *chunk),
+                ).fetchall()
+                found.update(r[0] for r in rows)
+        return found
+
     def next_customer_id(self, realm: str) -> int:
         with self.transaction():
-            row = self._one("SELECT next_id FROM sequences WHERE realm = ?", (realm,))
-            next_id = row[0] if row else 1
+            next_id = self.peek_next_customer_id(realm)
             self._exec(
                 "INSERT INTO sequences (realm, next_id) VALUES (?, ?) "
                 "ON CONFLICT(realm) DO UPDATE SET next_id = excluded.next_id",
@@ -166,9 +234,9 @@ class Store:
             name_key(customer.get("FamilyName")),
             name_key(customer.get("CompanyName")),
             name_key(email.get("Address")),
-            _ts(meta["CreateTime"]),
-            _ts(meta["LastUpdatedTime"]),
-            json.dumps(customer, ensure_ascii=False, separators=(",", ":")),
+            iso_timestamp(meta["CreateTime"]),
+            iso_timestamp(meta["LastUpdatedTime"]),
+            _ENCODE(customer),
         )
 
     def insert_customer(self, realm: str, customer: dict[str, Any]) -> None:
@@ -267,10 +335,13 @@ class Store:
             self._exec("UPDATE auth_codes SET used = 1 WHERE code_hash = ?", (code_hash,))
             return row[0], row[1], float(row[2]), bool(row[3])
 
-    def create_family(self, family: str, realm: str, now: float) -> None:
+    def create_family(
+        self, family: str, realm: str, now: float, hard_expires_at: float | None = None
+    ) -> None:
         self._exec(
-            "INSERT INTO token_families (family, realm, created_ts) VALUES (?, ?, ?)",
-            (family, realm, now),
+            "INSERT INTO token_families (family, realm, created_ts, hard_expires_at) "
+            "VALUES (?, ?, ?, ?)",
+            (family, realm, now, hard_expires_at),
         )
 
     def add_refresh_token(
@@ -293,16 +364,24 @@ class Store:
             (token_hash, family, issued_at, expires_at),
         )
 
-    def refresh_token_info(self, token_hash: str) -> tuple[str, str, float, bool, bool] | None:
-        """(family, realm, expires_at, is_current, family_revoked) for a refresh token."""
+    def refresh_token_info(self, token_hash: str) -> RefreshTokenInfo | None:
         row = self._one(
-            "SELECT r.family, f.realm, r.expires_at, r.current, f.revoked FROM refresh_tokens r "
+            "SELECT r.family, f.realm, r.expires_at, r.current, f.revoked, f.created_ts, "
+            "f.hard_expires_at FROM refresh_tokens r "
             "JOIN token_families f ON f.family = r.family WHERE r.token_hash = ?",
             (token_hash,),
         )
         if row is None:
             return None
-        return row[0], row[1], float(row[2]), bool(row[3]), bool(row[4])
+        return RefreshTokenInfo(
+            family=row[0],
+            realm=row[1],
+            expires_at=float(row[2]),
+            current=bool(row[3]),
+            revoked=bool(row[4]),
+            family_created=float(row[5]),
+            hard_expires_at=None if row[6] is None else float(row[6]),
+        )
 
     def access_token_info(self, token_hash: str) -> tuple[str, str, float, float, bool] | None:
         """(family, realm, issued_at, expires_at, family_revoked) for an access token."""
@@ -317,6 +396,14 @@ class Store:
 
     def revoke_family(self, family: str) -> None:
         self._exec("UPDATE token_families SET revoked = 1 WHERE family = ?", (family,))
+
+    def revoke_realm(self, realm: str) -> int:
+        """Revokes every grant of the realm; returns how many were still live."""
+        with self.lock:
+            cursor = self._db.execute(
+                "UPDATE token_families SET revoked = 1 WHERE realm = ? AND revoked = 0", (realm,)
+            )
+            return cursor.rowcount
 
     # -- housekeeping ------------------------------------------------------------------------
 
