@@ -64,7 +64,7 @@ def sidebar() -> None:
                 )
             else:
                 st.caption(":material/link_off: QuickBooks not connected")
-        active = ctx.history.active()
+        active = ctx.active_run()
         if active is not None:
             st.caption(
                 f":material/hourglass_top: Sync running (run {active.id}, by {active.operator})"

@@ -7,6 +7,7 @@ import streamlit as st
 
 from pages._components import present as uh
 from pages._components import ui
+from sync_core.domain.statuses import SyncStatus
 
 ctx = ui.page_context()
 tz = ui.timezone()
@@ -48,7 +49,7 @@ def progress_chart(analysis) -> go.Figure:
             y=frame["group"],
             x=frame["progress_pct"],
             orientation="h",
-            marker_color=uh.STATUS_COLORS["synced"],
+            marker_color=uh.STATUS_COLORS[SyncStatus.SYNCED.label],
             text=[f"{p:.1f} %" for p in frame["progress_pct"]],
             # inside the bar once it is wide enough, so that "100.0 %" is never cut off
             textposition=["inside" if p >= 25 else "outside" for p in frame["progress_pct"]],
@@ -68,7 +69,7 @@ def progress_chart(analysis) -> go.Figure:
 
 
 def counts_and_charts(watching_run: bool) -> None:
-    active = ctx.history.active()
+    active = ctx.active_run()
     if watching_run and active is None:
         ui.clear_caches()  # the run just ended: show final counts, stop polling
         st.rerun()
@@ -109,7 +110,7 @@ def counts_and_charts(watching_run: bool) -> None:
     )
 
 
-if ctx.history.active() is not None:
+if ctx.active_run() is not None:
     st.fragment(counts_and_charts, run_every=2.0)(True)
 else:
     counts_and_charts(False)
@@ -131,7 +132,7 @@ if ctx.bootstrap_error:
     st.error(f"Automatic connection failed: {ctx.bootstrap_error}")
 
 st.subheader("Last runs")
-runs = ctx.history.recent(5)
+runs = ctx.runs(5)
 if runs:
     # A static table: the Overview loads no data grid, so its charts draw sooner.
     frame = uh.runs_frame(runs, tz)[

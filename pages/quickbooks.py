@@ -9,12 +9,12 @@ import streamlit as st
 
 from pages._components import present as uh
 from pages._components import ui
-from sync_core.quickbooks.errors import QuickBooksError
-from sync_core.settings import SettingsError
+from sync_core.domain.errors import SyncError
 
 ctx = ui.page_context()
 tz = ui.timezone()
 URL_TTL_S = 600  # Intuit's state is valid 15 minutes; a fresh URL well before that
+CONNECTION_ACTOR = "dashboard user"  # who connects in the open demo, when nobody typed a name
 
 st.title("QuickBooks")
 
@@ -30,10 +30,13 @@ def handle_callback() -> None:
         )
         return
     try:
-        status = ctx.connection.complete_authorization(
-            params.get("code", ""), params.get("state", ""), params.get("realmId", "")
+        status = ctx.complete_authorization(
+            ui.actor(CONNECTION_ACTOR),
+            params.get("code", ""),
+            params.get("state", ""),
+            params.get("realmId", ""),
         )
-    except (QuickBooksError, SettingsError) as exc:
+    except SyncError as exc:
         ui.remember_message("qbo", "error", *ui.exception_message(exc))
         return
     ui.remember_message("qbo", "success", f"Connected to QuickBooks company {status.realm_id}.")
@@ -44,7 +47,9 @@ def authorization_url(fresh: bool = False) -> str | None:
     made = st.session_state.get("_auth_url")
     if made and not fresh and time.time() - made[1] < URL_TTL_S:
         return made[0]
-    url = ui.guarded(ctx.connection.authorization_url, doing="Preparing the connection")
+    url = ui.guarded(
+        ctx.authorization_url, ui.actor(CONNECTION_ACTOR), doing="Preparing the connection"
+    )
     if url:
         st.session_state["_auth_url"] = (url, time.time())
     return url
@@ -69,8 +74,8 @@ def connect_link(label: str) -> None:
 def disconnect() -> None:
     st.session_state["_confirm_disconnect"] = False
     try:
-        warning = ctx.connection.disconnect()
-    except (QuickBooksError, SettingsError) as exc:
+        warning = ctx.disconnect(ui.actor(CONNECTION_ACTOR))
+    except SyncError as exc:
         ui.remember_message("qbo", "error", *ui.exception_message(exc))
         return
     st.session_state.pop("_auth_url", None)
@@ -93,8 +98,8 @@ if any(k in params for k in ("code", "state", "realmId", "error")):
 ui.show_messages("qbo")
 
 try:
-    simulator = ctx.endpoints.embedded_simulator
-except (SettingsError, QuickBooksError) as exc:
+    simulator = ctx.embedded_simulator
+except SyncError as exc:
     ui.show_error(exc, "QuickBooks is not configured")
     st.stop()
 
@@ -122,7 +127,7 @@ with left:
         st.dataframe(uh.describe_frame(rows), hide_index=True, key="qbo_status")
         st.caption("Tokens are stored encrypted and never shown.")
 
-        active = ctx.history.active()
+        active = ctx.active_run()
         if active is not None:
             st.info(
                 f"A sync (run {active.id}, by {active.operator}) is running: disconnect after it "
@@ -168,5 +173,5 @@ with right:
             key="simulator",
         )
     st.subheader("Configuration")
-    st.dataframe(uh.describe_frame(ctx.settings.describe()), hide_index=True, key="settings")
+    st.dataframe(uh.describe_frame(ctx.describe_configuration()), hide_index=True, key="settings")
     st.caption("No secret is shown: only whether it is set.")

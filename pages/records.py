@@ -6,10 +6,8 @@ import streamlit as st
 
 from pages._components import present as uh
 from pages._components import ui
-from sync_core.quickbooks.errors import QuickBooksError
-from sync_core.service.records import push_record, record_detail
-from sync_core.settings import SettingsError
-from sync_core.store.locks import SyncAlreadyRunning
+from sync_core.domain.errors import SyncError
+from sync_core.service.records import PushStatus
 
 ctx = ui.page_context()
 tz = ui.timezone()
@@ -32,14 +30,14 @@ def push(kind: str, row_id: int) -> None:
         )
         return
     try:
-        outcome = push_record(ctx, kind, row_id, operator)
-    except (SyncAlreadyRunning, QuickBooksError, SettingsError) as exc:
+        outcome = ctx.push_record(kind, row_id, ui.actor())
+    except SyncError as exc:
         ui.remember_message(key, "error", *ui.exception_message(exc))
         return
     ui.clear_caches()
-    if outcome.status == "synced":
+    if outcome.status is PushStatus.SYNCED:
         ui.remember_message(key, "success", f"Pushed by {operator}. {outcome.message}")
-    elif outcome.status == "already synced":
+    elif outcome.status is PushStatus.ALREADY_SYNCED:
         ui.remember_message(key, "info", outcome.message)
     elif outcome.status == "not found":
         ui.remember_message(key, "warning", outcome.message)
@@ -49,7 +47,7 @@ def push(kind: str, row_id: int) -> None:
 
 
 def show_record(kind: str, row_id: int) -> None:
-    detail = ui.guarded(record_detail, ctx, kind, row_id, doing="Reading the record")
+    detail = ui.guarded(ctx.record, kind, row_id, doing="Reading the record")
     if detail is None:
         st.warning(f"No {kind} with row id {row_id} in the MIS.")
         return

@@ -6,15 +6,16 @@ import streamlit as st
 
 from pages._components import present as uh
 from pages._components import ui
+from sync_core.domain.statuses import Outcome, RunState
 
 ctx = ui.page_context()
 tz = ui.timezone()
 HISTORY = 200
-OUTCOMES = {"failed": "Errors", "renamed": "Renamed", "adopted": "Adopted"}
+OUTCOMES = {Outcome.FAILED: "Errors", Outcome.RENAMED: "Renamed", Outcome.ADOPTED: "Adopted"}
 
 st.title("Runs")
 
-runs = ctx.history.recent(HISTORY)
+runs = ctx.runs(HISTORY)
 if not runs:
     st.info("No sync has run yet.")
     st.page_link(
@@ -52,7 +53,7 @@ st.selectbox(
     format_func=lambda run_id: uh.run_headline(next(r for r in runs if r.id == run_id), tz),
 )
 run_id = st.session_state.get("run") or run_ids[0]
-run = ctx.history.get(int(run_id))
+run = ctx.run(int(run_id))
 if run is None:
     st.warning(f"Run {run_id} does not exist.")
     st.stop()
@@ -73,7 +74,8 @@ with st.container(border=True):
         f"{uh.format_rate(run.records_per_s)}"
     )
     if run.message:
-        (st.error if run.state in ("failed", "interrupted") else st.info)(run.message)
+        failed = run.state in (RunState.FAILED, RunState.INTERRUPTED)
+        (st.error if failed else st.info)(run.message)
     if run.is_running:
         st.page_link(
             ui.PAGE_SYNC,
@@ -81,12 +83,12 @@ with st.container(border=True):
             icon=":material/hourglass_top:",
         )
 
-    errors = ctx.history.errors(run.id)
+    errors = ctx.run_entries(run.id)
     if not errors:
         st.success("No errors and no notices in this run.")
     else:
         counts = {
-            o: sum(1 for e in errors if (e.get("outcome") or "failed") == o) for o in OUTCOMES
+            o: sum(1 for e in errors if (e.get("outcome") or Outcome.FAILED) == o) for o in OUTCOMES
         }
         st.download_button(
             f"Download this run's errors and notices (CSV, {len(errors):,} rows)",
@@ -104,5 +106,5 @@ with st.container(border=True):
             required=True,
             key=f"outcome_{run.id}",
         )
-        rows = [e for e in errors if (e.get("outcome") or "failed") == shown]
+        rows = [e for e in errors if (e.get("outcome") or Outcome.FAILED) == shown]
         ui.error_table(rows, key=f"errors_{run.id}_{shown}", outcome=shown)

@@ -6,17 +6,19 @@ import streamlit as st
 
 from pages._components import present as uh
 from pages._components import ui
-from sync_core.quickbooks.errors import QuickBooksError
-from sync_core.service.background import cancel_sync, start_sync
-from sync_core.settings import SettingsError
-from sync_core.store.locks import SyncAlreadyRunning
-from sync_core.store.runs import OUTCOME_ADOPTED, OUTCOME_FAILED, OUTCOME_RENAMED
-from sync_core.sync.engine import RECOMMENDED_BATCH_SIZES, SyncRequest
+from sync_core.defaults import RECOMMENDED_BATCH_SIZES
+from sync_core.domain.errors import SyncError
+from sync_core.domain.statuses import Outcome, RunState, Scope
+from sync_core.sync.request import SyncRequest
 
 ctx = ui.page_context()
 tz = ui.timezone()
 
-SCOPES = {"all": "Applicants and students", "applicants": "Applicants", "students": "Students"}
+SCOPES = {
+    Scope.ALL: "Applicants and students",
+    Scope.APPLICANTS: "Applicants",
+    Scope.STUDENTS: "Students",
+}
 BATCH_HELP = (
     "Records claimed and written back per step (the seed's guidance): **10–20** for testing and "
     "validation, **50** for regular synchronisation, **100** only for bulk operations with good "
@@ -48,8 +50,8 @@ def start() -> None:
         retry_failed=bool(st.session_state["sync_retry"]),
     )
     try:
-        run_id = start_sync(ctx, request)
-    except (SyncAlreadyRunning, QuickBooksError, SettingsError) as exc:
+        run_id = ctx.start_sync(request, ui.actor())
+    except SyncError as exc:
         ui.remember_message("sync", "error", *ui.exception_message(exc))
         return
     ui.clear_caches()
@@ -57,7 +59,7 @@ def start() -> None:
 
 
 def cancel(run_id: int) -> None:
-    if cancel_sync(ctx, run_id):
+    if ctx.cancel_sync(run_id, ui.actor("dashboard user")):
         ui.remember_message(
             "sync",
             "warning",
@@ -72,7 +74,7 @@ def run_errors(run, key: str) -> None:
     Oldest first: rows keep their place (and a selected row stays selected) while a live run
     adds errors below them. Counts come from the run's published progress.
     """
-    failures = ctx.history.errors(run.id, outcome=OUTCOME_FAILED, limit=ERROR_ROWS)
+    failures = ctx.run_entries(run.id, outcome=Outcome.FAILED, limit=ERROR_ROWS)
     if failures:
         total = max(run.failed, len(failures))
         st.markdown(f"**Errors ({total:,})** — records QuickBooks or the MIS refused")
@@ -81,19 +83,19 @@ def run_errors(run, key: str) -> None:
             st.caption(f"The first {ERROR_ROWS:,} shown; the Runs page has them all as CSV.")
     for outcome, count, why in (
         (
-            OUTCOME_RENAMED,
+            Outcome.RENAMED,
             run.renamed,
             "their name was taken by another QuickBooks customer, vendor or employee, so they "
             "were sent with their ApplicationID / RegNo appended",
         ),
         (
-            OUTCOME_ADOPTED,
+            Outcome.ADOPTED,
             run.adopted,
             "they already existed in QuickBooks (an earlier attempt, or a qk_id in the MIS), so "
             "they were linked instead of created again",
         ),
     ):
-        notices = ctx.history.errors(run.id, outcome=outcome, limit=ERROR_ROWS)
+        notices = ctx.run_entries(run.id, outcome=outcome, limit=ERROR_ROWS)
         if notices:
             count = max(count, len(notices))
             st.info(f"**{uh.plural(count, 'record')} {outcome}**: {why}.")
@@ -103,7 +105,7 @@ def run_errors(run, key: str) -> None:
 
 def run_panel(run_id: int, watching: bool) -> None:
     """Progress of one run; polled every second by the fragment while it is running."""
-    run = ctx.history.get(run_id)
+    run = ctx.run(run_id)
     if run is None:
         return
     if watching and not run.is_running:
@@ -135,13 +137,13 @@ def run_panel(run_id: int, watching: bool) -> None:
                 st.button(
                     "Cancel this sync", key=f"cancel_{run.id}", on_click=cancel, args=(run.id,)
                 )
-        elif run.state == "completed":
+        elif run.state is RunState.COMPLETED:
             st.success(
                 f"Finished: {run.synced:,} synced"
                 + (f", {run.adopted:,} adopted" if run.adopted else "")
                 + ", no errors."
             )
-        elif run.state == "completed with errors":
+        elif run.state is RunState.COMPLETED_WITH_ERRORS:
             st.warning(
                 f"Finished with errors: {run.synced:,} synced, {run.failed:,} failed. "
                 "Correct the records below in the MIS, then start again with "
@@ -154,7 +156,7 @@ def run_panel(run_id: int, watching: bool) -> None:
 
 # ---------------------------------------------------------------- start a run
 
-active = ctx.history.active()
+active = ctx.active_run()
 status = ui.connection_status(ctx)
 analysis = ui.analysis(ctx)
 
@@ -218,7 +220,7 @@ with st.container(border=True):
 if active is not None:
     st.fragment(run_panel, run_every=1.0)(active.id, True)
 else:
-    last = ctx.history.recent(1)
+    last = ctx.runs(1)
     if last:
         st.caption("The last run:")
         run_panel(last[0].id, False)

@@ -14,6 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sync_core import defaults
+from sync_core.domain.errors import ConfigurationError
+from sync_core.domain.secret import Secret
+
+__all__ = ["Secret", "Settings", "SettingsError", "load_settings"]
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
@@ -25,39 +31,15 @@ SANDBOX_DISCOVERY_URL = "https://developer.api.intuit.com/.well-known/openid_san
 PRODUCTION_DISCOVERY_URL = "https://developer.api.intuit.com/.well-known/openid_configuration"
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigurationError):
     """A configuration value is missing or malformed; the message says which and how to fix it."""
-
-
-class Secret:
-    """A string that does not show itself: ``repr``/``str`` print a mask."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __repr__(self) -> str:
-        return "Secret('********')" if self._value else "Secret('')"
-
-    __str__ = __repr__
 
 
 @dataclass(frozen=True)
 class Settings:
     mis_database_url: str | None = field(default=None, repr=False)  # may hold a password
+    # the product's own tables (runs, audit, tokens, locks); default: the MIS database
+    sync_database_url: str | None = field(default=None, repr=False)
     data_dir: Path = DEFAULT_DATA_DIR
 
     qbo_environment: str = "simulator"
@@ -69,24 +51,20 @@ class Settings:
     qbo_api_base_url: str = ""
     qbo_discovery_url: str = ""
     qbo_token_key: Secret = field(default_factory=lambda: Secret(""))
-    qbo_minor_version: int = 75
+    qbo_minor_version: int = defaults.MINOR_VERSION
 
-    qbo_requests_per_minute: int = 500
-    qbo_max_concurrent: int = 10
-    qbo_batch_requests_per_minute: int = 40
-    # The client counts its limits over a window this much longer than QuickBooks' 60 s, so that
-    # network delay can never push a 61st-second request into QuickBooks' window: 0 x 429.
-    qbo_limit_window_margin_s: float = 1.0
-    # QuickBooks counts "per minute" over 60 s. Only tests and demos shrink it (on the client
-    # and on the embedded simulator alike) to show pacing without waiting minutes.
-    qbo_limit_window_s: float = 60.0
-    qbo_connect_timeout_s: float = 5.0
-    qbo_read_timeout_s: float = 30.0
+    qbo_requests_per_minute: int = defaults.REQUESTS_PER_MINUTE
+    qbo_max_concurrent: int = defaults.MAX_CONCURRENT
+    qbo_batch_requests_per_minute: int = defaults.BATCH_REQUESTS_PER_MINUTE
+    qbo_limit_window_margin_s: float = defaults.LIMIT_WINDOW_MARGIN_S
+    qbo_limit_window_s: float = defaults.LIMIT_WINDOW_S
+    qbo_connect_timeout_s: float = defaults.CONNECT_TIMEOUT_S
+    qbo_read_timeout_s: float = defaults.READ_TIMEOUT_S
 
     # Seed custom field name -> QuickBooks custom field DefinitionId (legacyIDV2). Fields without
     # a definition are written to Notes.
     qbo_custom_fields: Mapping[str, str] = field(default_factory=dict)
-    phone_region: str = "RW"
+    phone_region: str = defaults.PHONE_REGION
 
     @property
     def uses_demo_database(self) -> bool:
@@ -105,6 +83,11 @@ class Settings:
         if self.mis_database_url:
             return self.mis_database_url
         return f"sqlite:///{self.demo_database_path}"
+
+    @property
+    def store_database_url(self) -> str:
+        """Where the product's own tables live: SYNC_DATABASE_URL, else the MIS database."""
+        return self.sync_database_url or self.database_url
 
     @property
     def api_base_url(self) -> str:
@@ -224,6 +207,7 @@ def load_settings(
 
     return Settings(
         mis_database_url=get("MIS_DATABASE_URL"),
+        sync_database_url=get("SYNC_DATABASE_URL"),
         data_dir=Path(get("SYNC_DATA_DIR", DEFAULT_DATA_DIR)),
         qbo_environment=environment,
         qbo_client_id=str(get("QBO_CLIENT_ID", "")),
@@ -234,14 +218,18 @@ def load_settings(
         qbo_api_base_url=str(get("QBO_API_BASE_URL", "")),
         qbo_discovery_url=str(get("QBO_DISCOVERY_URL", "")),
         qbo_token_key=Secret(str(get("QBO_TOKEN_KEY", ""))),
-        qbo_minor_version=get_int("QBO_MINOR_VERSION", 75),
-        qbo_requests_per_minute=get_int("QBO_REQUESTS_PER_MINUTE", 500),
-        qbo_max_concurrent=get_int("QBO_MAX_CONCURRENT", 10),
-        qbo_batch_requests_per_minute=get_int("QBO_BATCH_REQUESTS_PER_MINUTE", 40),
-        qbo_limit_window_margin_s=get_float("QBO_LIMIT_WINDOW_MARGIN_S", 1.0),
-        qbo_limit_window_s=get_float("QBO_LIMIT_WINDOW_S", 60.0),
-        qbo_connect_timeout_s=get_float("QBO_CONNECT_TIMEOUT_S", 5.0),
-        qbo_read_timeout_s=get_float("QBO_READ_TIMEOUT_S", 30.0),
+        qbo_minor_version=get_int("QBO_MINOR_VERSION", defaults.MINOR_VERSION),
+        qbo_requests_per_minute=get_int("QBO_REQUESTS_PER_MINUTE", defaults.REQUESTS_PER_MINUTE),
+        qbo_max_concurrent=get_int("QBO_MAX_CONCURRENT", defaults.MAX_CONCURRENT),
+        qbo_batch_requests_per_minute=get_int(
+            "QBO_BATCH_REQUESTS_PER_MINUTE", defaults.BATCH_REQUESTS_PER_MINUTE
+        ),
+        qbo_limit_window_margin_s=get_float(
+            "QBO_LIMIT_WINDOW_MARGIN_S", defaults.LIMIT_WINDOW_MARGIN_S
+        ),
+        qbo_limit_window_s=get_float("QBO_LIMIT_WINDOW_S", defaults.LIMIT_WINDOW_S),
+        qbo_connect_timeout_s=get_float("QBO_CONNECT_TIMEOUT_S", defaults.CONNECT_TIMEOUT_S),
+        qbo_read_timeout_s=get_float("QBO_READ_TIMEOUT_S", defaults.READ_TIMEOUT_S),
         qbo_custom_fields=_parse_custom_fields(get("QBO_CUSTOM_FIELDS")),
-        phone_region=str(get("MIS_PHONE_REGION", "RW")).upper(),
+        phone_region=str(get("MIS_PHONE_REGION", defaults.PHONE_REGION)).upper(),
     )

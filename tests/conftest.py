@@ -3,6 +3,11 @@
 MariaDB tests run against ``TEST_MARIADB_URL`` (default root@127.0.0.1:3306). Where MariaDB is
 not reachable they skip with the reason, except under CI (``CI`` set), where an unreachable
 MariaDB fails the run: CI must prove the SQL on MariaDB.
+
+Tiers: every test is ``fast`` (pure or one module, no database, no HTTP), ``integration``
+(databases, the simulator over HTTP, child processes) or ``browser`` (Chromium). A test is
+integration when it uses one of the fixtures below that stand for a service; ``pytest -m fast``
+is the tier a developer runs on every change.
 """
 
 from __future__ import annotations
@@ -31,6 +36,32 @@ def _mariadb_unavailable_reason() -> str | None:
         return None
     except Exception as exc:  # any failure to connect means "not here"
         return f"MariaDB not reachable at {MARIADB_SERVER_URL} ({type(exc).__name__}: {exc})"
+
+
+# fixtures that stand for a service: a test using one of them is an integration test
+SERVICE_FIXTURES = {
+    "mariadb_server",
+    "make_database",
+    "db_url",
+    "empty_engine",
+    "demo_engine",
+    "simulator",
+    "context",
+    "sim",
+    "shared_sim",
+    "demo",
+    "tmp_mis",
+}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if item.get_closest_marker("browser"):
+            continue
+        if item.get_closest_marker("integration") or SERVICE_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.integration)
+        else:
+            item.add_marker(pytest.mark.fast)
 
 
 @pytest.fixture(scope="session")
@@ -88,10 +119,12 @@ def empty_engine(db_url) -> Iterator[Engine]:
 def demo_engine(empty_engine) -> Engine:
     """A database holding the default demo MIS data (850 applicants, 1,200 students), migrated."""
     from sync_core.demo.data import create_demo_database
-    from sync_core.mis.migrations import ensure_schema
+    from sync_core.mis.setup import ensure_tracking_columns
+    from sync_core.store.setup import ensure_tables
 
     create_demo_database(empty_engine)
-    ensure_schema(empty_engine)
+    ensure_tracking_columns(empty_engine)
+    ensure_tables(empty_engine)
     return empty_engine
 
 
@@ -137,38 +170,124 @@ def make_settings(tmp_path):
 
 @pytest.fixture
 def context(demo_engine, db_url, simulator, make_settings):
-    """The product's context on the demo MIS (on each backend), connected to the simulator."""
-    from sync_core.service.context import open_context
+    """The product's service on the demo MIS (on each backend), connected to the simulator."""
+    from sync_core.service import open_service
 
-    ctx = open_context(make_settings(simulator, db_url))
-    yield ctx
-    ctx.close()
+    service = open_service(make_settings(simulator, db_url))
+    yield service
+    service.close()
 
 
 # ---------------------------------------------------------------- hostile data
 
 
-def _blank_reg_no(settings, row_id: int = 55) -> int:
-    """A registrar's data-entry error in the demo MIS: a student whose RegNo is blank. Such a
-    record can never become a customer, so a full sync ends with one readable failure."""
+def _blank_reg_no(settings) -> int:
+    """The demo MIS's own data-entry error (:data:`sync_core.demo.data.PLANTED_FAILURES`): a
+    student whose RegNo is blank. Such a record can never become a customer, so a full sync of
+    the demo ends with readable failures. Answers the first such student's row id; the demo
+    database is created if it is not there yet."""
+    from sync_core.demo.data import PLANTED_FAILURES
     from sync_core.demo.embedded import ensure_demo_database
-    from sync_core.mis import tables as mis_tables
 
     ensure_demo_database(settings)
-    engine = create_db_engine(settings.database_url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                mis_tables.students.update()
-                .where(mis_tables.students.c.per_id_ug == row_id)
-                .values(reg_no=" ")
-            )
-    finally:
-        engine.dispose()
-    return row_id
+    return next(f.row_id for f in PLANTED_FAILURES if f.column == "reg_no")
 
 
 @pytest.fixture(scope="session")
 def blank_reg_no():
-    """``blank_reg_no(settings, row_id=55) -> row_id`` on the demo database of ``settings``."""
+    """``blank_reg_no(settings) -> row_id`` of the demo's first blank-RegNo student."""
     return _blank_reg_no
+
+
+# ---------------------------------------------------------------- poking the MIS in tests
+
+
+def update_record(service, kind, row_id: int, **values) -> None:
+    """Change columns of one MIS record (by canonical column name), as a registrar would."""
+    table = service.schema.customers(kind)
+    with service.mis_engine.begin() as conn:
+        conn.execute(
+            table.table.update()
+            .where(table.row_id == row_id)
+            .values({table.table.c[k]: v for k, v in values.items()})
+        )
+
+
+def status_counts(service, kind):
+    """Records of ``kind`` per status (NULL counts as not synced)."""
+    from collections import Counter
+
+    from sync_core.domain.statuses import SyncStatus
+
+    table = service.schema.customers(kind)
+    with service.mis_engine.connect() as conn:
+        found = conn.execute(sa.select(table.status, sa.func.count()).group_by(table.status)).all()
+    counts: Counter = Counter()
+    for status, n in found:
+        counts[SyncStatus.of(status)] += n
+    return counts
+
+
+def record_rows(service, kind):
+    """(row id, identity, status, QuickBooks Id, pushed_by) of every record of ``kind``."""
+    table = service.schema.customers(kind)
+    with service.mis_engine.connect() as conn:
+        return conn.execute(
+            sa.select(
+                table.row_id,
+                table.identity,
+                table.status,
+                table.quickbooks_id,
+                table.table.c.pushed_by,
+            )
+        ).all()
+
+
+# ---------------------------------------------------------------- the MIS as universities have it
+
+LEGACY_DIR = os.path.join(os.path.dirname(__file__), "fixtures", "legacy")
+
+
+def legacy_statements(*, inserts: bool = True) -> list[str]:
+    """The statements of ``fixtures/legacy/mis.sql`` (a copy of shared/spec/legacy/mis.sql):
+    the MIS tables as the earlier integration left them, with its sample rows."""
+    with open(os.path.join(LEGACY_DIR, "mis.sql"), encoding="utf-8") as fh:
+        text = "\n".join(line for line in fh if not line.lstrip().startswith("--"))
+    statements = [s.strip() for s in text.split(";") if s.strip()]
+    if not inserts:
+        statements = [s for s in statements if s.upper().startswith("CREATE")]
+    return statements
+
+
+def load_legacy_mis(engine, *, inserts: bool = True) -> None:
+    """Run the legacy MIS script as a DBA would; on SQLite, MySQL's AUTO_INCREMENT becomes
+    SQLite's own spelling (the only translation)."""
+    with engine.begin() as conn:
+        for statement in legacy_statements(inserts=inserts):
+            if engine.dialect.name == "sqlite":
+                statement = statement.replace(
+                    "INT NOT NULL AUTO_INCREMENT PRIMARY KEY", "INTEGER PRIMARY KEY AUTOINCREMENT"
+                )
+            conn.exec_driver_sql(statement)
+
+
+def legacy_customers() -> list[dict]:
+    """The customers the earlier integration created for the legacy rows."""
+    import json
+
+    with open(os.path.join(LEGACY_DIR, "customers.json"), encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def repair_planted_failures(service) -> list[int]:
+    """Do what the registrar would: give the demo's planted blank RegNos a value, so a test can
+    start from a demo whose every record can sync. Answers the student row ids repaired."""
+    from sync_core.demo.data import PLANTED_FAILURES
+    from sync_core.domain.kinds import STUDENT
+
+    repaired = []
+    for failure in PLANTED_FAILURES:
+        if failure.kind == STUDENT.name and failure.column == "reg_no":
+            update_record(service, STUDENT, failure.row_id, reg_no=f"2099/FIX/{failure.row_id:04d}")
+            repaired.append(failure.row_id)
+    return repaired

@@ -24,7 +24,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from sync_core.demo.data import PLANTED_FAILURES
 from sync_core.settings import load_settings
+
+PLANTED = len(PLANTED_FAILURES)  # the demo's records a registrar must fix (blank RegNo)
 
 pytestmark = pytest.mark.browser
 
@@ -294,7 +297,9 @@ def test_operator_previews_syncs_repairs_and_reconnects(server, open_page):
 
     # The end: completed with errors, the hostile record explained in the error table
     heading(page, "Run 1: completed with errors", timeout=SYNC_END)
-    page.get_by_text("Finished with errors: 2,049 synced, 1 failed.").wait_for()
+    page.get_by_text(
+        f"Finished with errors: {2050 - PLANTED:,} synced, {PLANTED} failed."
+    ).wait_for()
     cells = table_cells(page)
     assert f"Student (row {blank}, no RegNo)" in cells
     assert any("RegNo is empty in the MIS" in c for c in cells), cells
@@ -331,7 +336,7 @@ def test_operator_previews_syncs_repairs_and_reconnects(server, open_page):
         press(page, re.compile(r"Download this run's errors"))
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text("utf-8-sig"))))
     failed = [r for r in rows if r["outcome"] == "failed"]
-    assert len(failed) == 1 and "RegNo is empty" in failed[0]["message"]
+    assert len(failed) == PLANTED and "RegNo is empty" in failed[0]["message"]
     assert failed[0]["hint"] == "Correct the record in the MIS, then retry it."
     assert any(r["outcome"] == "renamed" for r in rows)
     shot(page, "07_runs_light")
@@ -369,10 +374,10 @@ def test_pages_in_the_dark_theme(server, open_page):
     ):
         page.goto(base + path)
         heading(page, title)
-        if title == "Preview":  # the one failed student, in the grid
+        if title == "Preview":  # the failed students, in the grid
             settle(page)
             page.get_by_test_id("stHorizontalBlock").get_by_text("Include failed").click()
-            page.get_by_text("Students 1–1 of 1").wait_for()
+            page.get_by_text(f"Students 1–{PLANTED} of {PLANTED}").wait_for()
         if title == "Overview":
             page.locator(".js-plotly-plot .ytick text").first.wait_for()
             tick = page.evaluate(

@@ -66,9 +66,11 @@ def test_preview_text_and_json(demo_engine, db_url, simulator, tmp_path):
     data = json.loads(
         cli("preview-students", "--limit", "3", "--offset", "2", "--json", env=env).stdout
     )
-    assert [r["row_id"] for r in data["records"]] == [3, 4, 5]
-    assert data["total_not_synced"] == 1200
-    assert data["records"][0]["payload"]["DisplayName"]
+    assert data["success"] is True and data["command"] == "preview-students"
+    records = data["data"]["records"]
+    assert [r["row_id"] for r in records] == [3, 4, 5]
+    assert data["data"]["total_not_synced"] == 1200
+    assert records[0]["payload"]["DisplayName"]
     bad = cli("preview-students", "--limit", "0", env=env)
     assert bad.returncode == 2 and "limit must be at least 1" in bad.stderr
 
@@ -86,7 +88,7 @@ def test_demo_db_fills_any_database(make_database, backend):
         columns = {c["name"] for c in sa.inspect(conn).get_columns("tbl_personal_ug")}
     engine.dispose()
     assert counts == [30, 40]
-    assert "QuickBk_Status" in columns  # migrated, ready to sync
+    assert "quickbk_status" in {c.lower() for c in columns}  # ready to sync
     again = cli("demo-db", "--url", url)
     assert again.returncode == 2 and "replace" in again.stderr
 
@@ -116,7 +118,7 @@ def test_connect_by_pasting_the_redirect_and_status_never_shows_a_token(
     assert f"Connected to realm {simulator.config.realm_id}" in out
     status = cli("status", "--json", env=env)
     data = json.loads(status.stdout)
-    assert data["connection"]["connected"] is True
+    assert data["data"]["connection"]["connected"] is True
     text = cli("status", env=env).stdout
     assert "connected to realm" in text and "Last runs:" in text
     engine = create_db_engine(db_url)

@@ -17,9 +17,12 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from pages._components import present as uh
+from sync_core.demo.data import PLANTED_FAILURES
+from sync_core.domain.access import Actor, Role
 from sync_core.settings import load_settings
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
+PLANTED = len(PLANTED_FAILURES)  # the demo's records a registrar must fix (blank RegNo)
 PAGES = {
     "overview": "Overview",
     "preview": "Preview",
@@ -68,12 +71,12 @@ def demo(tmp_path, monkeypatch):
 def _stop_runs(settings) -> None:
     """Leave no background run behind (it would keep writing into a deleted folder)."""
     from pages._components import ui
-    from sync_core.service.background import cancel_sync, wait_for
+    from sync_core.service.background import wait_for
 
     ctx = ui._open_context(ui._fingerprint(settings), settings)
-    active = ctx.history.active()
+    active = ctx.active_run()
     if active is not None:
-        cancel_sync(ctx, active.id)
+        ctx.cancel_sync(active.id, Actor("test teardown", Role.ADMIN))
         wait_for(active.id, timeout=60)
 
 
@@ -261,10 +264,10 @@ def test_sync_of_all_records_completes_and_overview_counts_change(demo, blank_re
     heading = wait_for_run_end(at)
     assert heading.endswith("Run 1: completed with errors"), heading
     page = texts(at)
-    assert "Finished with errors: 2,049 synced, 1 failed." in page
-    assert "Errors (1)" in page
+    assert f"Finished with errors: {2050 - PLANTED:,} synced, {PLANTED} failed." in page
+    assert f"Errors ({PLANTED})" in page
     errors = table_with(at, "Record", "QuickBooks code", "What to do")
-    assert len(errors) == 1
+    assert len(errors) == PLANTED
     row = errors.iloc[0]
     assert row["Record"] == f"Student (row {blank}, no RegNo)"
     assert "RegNo is empty" in row["Message"]
@@ -283,17 +286,17 @@ def test_sync_of_all_records_completes_and_overview_counts_change(demo, blank_re
     assert any(e.value.startswith("RegNo is empty in the MIS") for e in at.error)
     assert any("Open this record" in link.proto.label for link in at.get("page_link"))
     # nothing left to do except the failed record
-    assert "Nothing to sync" in page and "1 failed record" in page
+    assert "Nothing to sync" in page and f"{PLANTED} failed records" in page
 
     open_page(at, "overview")
-    assert metric(at, "Synced") == "2,049"
+    assert metric(at, "Synced") == f"{2050 - PLANTED:,}"
     assert metric(at, "Not synced") == "0"
-    assert metric(at, "Failed") == "1"
+    assert metric(at, "Failed") == str(PLANTED)
     assert metric(at, "Progress") == "99.9 %"
     last_runs = at.table[0].value
     assert int(last_runs.iloc[0]["Run"]) == 1
-    assert last_runs.iloc[0]["Synced"] == "2,049"
-    assert last_runs.iloc[0]["Outcome"] == "completed with errors (1 failed)"
+    assert last_runs.iloc[0]["Synced"] == f"{2050 - PLANTED:,}"
+    assert last_runs.iloc[0]["Outcome"] == f"completed with errors ({PLANTED} failed)"
     assert last_runs.iloc[0]["Operator"] == "Ada Lovelace"
 
     open_page(at, "runs")
@@ -532,14 +535,14 @@ def test_a_configuration_error_is_a_readable_message(demo, monkeypatch):
 
 
 def test_a_database_failure_is_a_readable_message(demo, monkeypatch):
-    from sync_core.service.context import SyncContext
+    from sync_core.service import SyncService
 
     def lost(self):
         raise sa.exc.OperationalError(
             "SELECT ...", {}, Exception("(2013, 'Lost connection to server during query')")
         )
 
-    monkeypatch.setattr(SyncContext, "analyze", lost)
+    monkeypatch.setattr(SyncService, "analyze", lost)
     at = app().run()
     assert not at.exception
     errors = [e.value for e in at.error]

@@ -16,19 +16,22 @@ import time
 from collections import Counter
 
 import pytest
-import sqlalchemy as sa
+from conftest import record_rows, repair_planted_failures, status_counts, update_record
 
+from sync_core.domain.access import Actor, Role
+from sync_core.domain.errors import SyncAlreadyRunning
+from sync_core.domain.identity import parse_notes
 from sync_core.domain.kinds import APPLICANT, STUDENT
-from sync_core.domain.mapping import parse_notes
-from sync_core.mis import tables as mis_tables
-from sync_core.mis.tables import STATUS_FAILED, STATUS_IN_PROGRESS, STATUS_NOT_SYNCED, STATUS_SYNCED
+from sync_core.domain.statuses import Outcome, RunState, SyncStatus
 from sync_core.quickbooks.client import RetryPolicy
-from sync_core.service.background import cancel_sync, start_sync, wait_for
-from sync_core.service.context import open_context
-from sync_core.service.records import push_record
-from sync_core.store.locks import SyncAlreadyRunning
-from sync_core.store.runs import CANCELLED, COMPLETED, COMPLETED_WITH_ERRORS
-from sync_core.sync.engine import SyncRequest, batch_requestid
+from sync_core.service import open_service
+from sync_core.service.background import wait_for
+from sync_core.sync.request import SyncRequest
+
+STATUS_NOT_SYNCED, STATUS_SYNCED = SyncStatus.NOT_SYNCED, SyncStatus.SYNCED
+STATUS_FAILED, STATUS_IN_PROGRESS = SyncStatus.FAILED, SyncStatus.IN_PROGRESS
+COMPLETED, CANCELLED = RunState.COMPLETED, RunState.CANCELLED
+COMPLETED_WITH_ERRORS = RunState.COMPLETED_WITH_ERRORS
 
 WINDOW_S = 2.0
 FAST_RETRY = RetryPolicy(attempts=10, initial_wait_s=0.05, max_wait_s=0.5)
@@ -38,9 +41,10 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture
 def ctx(demo_engine, db_url, simulator, make_settings):
     simulator.config.limit_window_s = WINDOW_S
-    context = open_context(make_settings(simulator, db_url, qbo_limit_window_s=WINDOW_S))
-    yield context
-    context.close()
+    service = open_service(make_settings(simulator, db_url, qbo_limit_window_s=WINDOW_S))
+    repair_planted_failures(service)  # tests below plant the failures they are about
+    yield service
+    service.close()
 
 
 def run(ctx, scope="all", retry=FAST_RETRY, **kwargs):
@@ -48,19 +52,12 @@ def run(ctx, scope="all", retry=FAST_RETRY, **kwargs):
     return ctx.sync_engine(retry=retry).run(SyncRequest(scope=scope, **kwargs))
 
 
-def statuses(ctx, kind) -> Counter:
-    with ctx.engine.connect() as conn:
-        rows = conn.execute(sa.select(kind.status, sa.func.count()).group_by(kind.status)).all()
-    return Counter({s: n for s, n in rows})
+statuses = status_counts
+rows = record_rows
 
 
-def rows(ctx, kind):
-    with ctx.engine.connect() as conn:
-        return conn.execute(
-            sa.select(
-                kind.row_id, kind.identity, kind.status, kind.table.c.qk_id, kind.table.c.pushed_by
-            )
-        ).all()
+def actor(name: str) -> Actor:
+    return Actor(name, Role.OPERATOR if name != "Admin" else Role.ADMIN, "dashboard")
 
 
 def customers_by_id(simulator) -> dict[str, dict]:
@@ -106,7 +103,8 @@ def test_demo_data_syncs_completely_without_a_duplicate(ctx, simulator):
     names = [c["DisplayName"] for c in customers]
     # namesakes and applicant/student twins are all there, told apart by name and CustomerType
     john_does = [n for n in names if n.casefold().startswith("john doe")]
-    assert len(john_does) >= 5 and "John Doe" in names or "JOHN DOE" in names
+    assert len(john_does) >= 5
+    assert "John Doe" in names or "JOHN DOE" in names
     assert any(n.endswith(")") and "(APP " in n for n in john_does)
     assert any("(REG " in n for n in names)
     twins = Counter(n.split(" (")[0].casefold() for n in names)
@@ -115,7 +113,7 @@ def test_demo_data_syncs_completely_without_a_duplicate(ctx, simulator):
     assert all(not n.startswith(("APP", "REG")) for n in names)
     # every synced row knows who pushed it
     assert {r[4] for r in rows(ctx, APPLICANT)} == {"Test Registrar"}
-    notices = ctx.history.errors(result.run.id, outcome="renamed")
+    notices = ctx.run_entries(result.run.id, outcome=Outcome.RENAMED)
     assert len(notices) == result.run.renamed > 0
     assert "belongs to another QuickBooks customer" in notices[0]["message"]
     # every create went through the batch endpoint, 30 at most per request, and names known to
@@ -134,16 +132,11 @@ def test_scope_and_batch_size_are_respected(ctx, simulator):
 
 
 def blank_reg_no(ctx, row_id: int = 5) -> None:
-    with ctx.engine.begin() as conn:
-        conn.execute(
-            mis_tables.students.update()
-            .where(mis_tables.students.c.per_id_ug == row_id)
-            .values(reg_no="  ")
-        )
+    update_record(ctx, STUDENT, row_id, reg_no="  ")
 
 
 def test_hostile_records_sync_sanitised_or_fail_readably_and_the_run_goes_on(ctx, simulator):
-    long_ok = ctx.engine.dialect.name == "sqlite"  # MariaDB enforces VARCHAR(200)
+    long_ok = ctx.mis_engine.dialect.name == "sqlite"  # MariaDB enforces VARCHAR(200)
     hostile = {
         1: {"first_name": None, "family_name": None},
         2: {"first_name": "Marie: Claire", "family_name": "Uwimana\tKeza"},
@@ -154,18 +147,13 @@ def test_hostile_records_sync_sanitised_or_fail_readably_and_the_run_goes_on(ctx
             "family_name": "B" * (400 if long_ok else 200),
         },
     }
-    with ctx.engine.begin() as conn:
-        for row_id, values in hostile.items():
-            conn.execute(
-                mis_tables.applicants.update()
-                .where(mis_tables.applicants.c.appl_Id == row_id)
-                .values(**values)
-            )
+    for row_id, values in hostile.items():
+        update_record(ctx, APPLICANT, row_id, **values)
     blank_reg_no(ctx)
     result = run(ctx, batch_size=100)
     assert result.run.state == COMPLETED_WITH_ERRORS
     assert result.run.failed == 1 and result.run.synced == 2049
-    failed = ctx.history.errors(result.run.id, outcome="failed")
+    failed = ctx.run_entries(result.run.id, outcome=Outcome.FAILED)
     assert len(failed) == 1
     assert failed[0]["kind"] == "student" and "RegNo is empty" in failed[0]["message"]
     assert failed[0]["hint"]
@@ -186,13 +174,7 @@ def test_failed_records_are_retried_only_when_asked(ctx, simulator):
     assert first.run.failed == 1
     again = run(ctx, scope="students")
     assert again.run.planned == 0 and again.run.failed == 0
-    fixed = ctx.engine.begin()
-    with fixed as conn:
-        conn.execute(
-            mis_tables.students.update()
-            .where(mis_tables.students.c.per_id_ug == 5)
-            .values(reg_no="2099/FIX/0001")
-        )
+    update_record(ctx, STUDENT, 5, reg_no="2099/FIX/0001")
     retried = run(ctx, scope="students", retry_failed=True)
     assert retried.run.planned == 1 and retried.run.synced == 1
     assert statuses(ctx, STUDENT) == Counter({STATUS_SYNCED: 1200})
@@ -204,8 +186,8 @@ def test_under_faults_a_run_and_one_rerun_sync_everything_exactly_once(ctx, simu
     simulator.set_faults(
         server_error_rate=0.10,
         drop_after_commit_rate=0.05,
-        throttle_storm_every_s=1.5,
-        throttle_storm_duration_s=0.3,
+        throttle_storm_every_s=0.6,
+        throttle_storm_duration_s=0.3,  # half the time: bursts always meet one
         access_token_ttl_s=3.0,
         latency_ms=20,
         seed=11,
@@ -224,14 +206,12 @@ def test_under_faults_a_run_and_one_rerun_sync_everything_exactly_once(ctx, simu
 
 def test_lost_answer_then_crash_is_adopted_not_created_again(ctx, simulator):
     """A record left at 3 whose customer QuickBooks did create (the answer never came back)."""
-    from sync_core.database import write_transaction
-    from sync_core.sync.write_back import claim
+    from sync_core.sync.claim import claim_step
 
-    with write_transaction(ctx.engine) as conn:
-        claims = claim(conn, APPLICANT, statuses=[0], limit=3, run_id=0)
-    from sync_core.service.records import record_detail
-
-    sent = record_detail(ctx, APPLICANT, claims[0].row_id).mapped
+    claims = claim_step(
+        ctx.databases, APPLICANT, statuses=[0], limit=3, after_row_id=0, row_ids=None, run_id=0
+    )
+    sent = ctx.record(APPLICANT, claims[0].row_id).mapped
     created = ctx.client().create_customer(sent.payload)
     result = run(ctx, scope="applicants")
     assert result.run.reconciled == 1
@@ -241,11 +221,9 @@ def test_lost_answer_then_crash_is_adopted_not_created_again(ctx, simulator):
 
 
 def test_name_clash_adopts_our_own_customer_and_renames_for_a_namesake(ctx, simulator):
-    from sync_core.service.records import record_detail
-
-    ours = record_detail(ctx, APPLICANT, 1).mapped  # e.g. created by hand from our payload
+    ours = ctx.record(APPLICANT, 1).mapped  # e.g. created by hand from our payload
     mine = ctx.client().create_customer(ours.payload)
-    namesake = record_detail(ctx, APPLICANT, 2).mapped
+    namesake = ctx.record(APPLICANT, 2).mapped
     stranger = ctx.client().create_customer({"DisplayName": namesake.display_name})
     result = run(ctx, scope="applicants")
     by_row = {r[0]: r[3] for r in rows(ctx, APPLICANT)}
@@ -253,30 +231,23 @@ def test_name_clash_adopts_our_own_customer_and_renames_for_a_namesake(ctx, simu
     assert by_row[2] != stranger["Id"]
     renamed = customers_by_id(simulator)[by_row[2]]["DisplayName"]
     assert renamed == f"{namesake.display_name} (APP 2)"
-    adopted = [e for e in ctx.history.errors(result.run.id) if e["outcome"] == "adopted"]
+    adopted = ctx.run_entries(result.run.id, outcome=Outcome.ADOPTED)
     assert any(e["row_id"] == 1 for e in adopted)
 
 
 def test_a_record_whose_both_names_are_taken_fails_readably(ctx, simulator):
-    from sync_core.service.records import record_detail
-
-    mapped = record_detail(ctx, APPLICANT, 2).mapped
+    mapped = ctx.record(APPLICANT, 2).mapped
     ctx.client().create_customer({"DisplayName": mapped.display_name})
     ctx.client().create_customer({"DisplayName": f"{mapped.display_name} (APP 2)"})
     result = run(ctx, scope="applicants")
-    failed = ctx.history.errors(result.run.id, outcome="failed")
+    failed = ctx.run_entries(result.run.id, outcome=Outcome.FAILED)
     assert [e["row_id"] for e in failed] == [2]
     assert "are taken by other QuickBooks customers" in failed[0]["message"]
 
 
 def test_a_qk_id_already_in_the_mis_is_linked_not_created(ctx, simulator):
     existing = ctx.client().create_customer({"DisplayName": "Created By The Earlier System"})
-    with ctx.engine.begin() as conn:
-        conn.execute(
-            mis_tables.students.update()
-            .where(mis_tables.students.c.per_id_ug == 3)
-            .values(qk_id=existing["Id"])
-        )
+    update_record(ctx, STUDENT, 3, qk_id=existing["Id"])
     run(ctx, scope="students")
     assert {r[0]: r[3] for r in rows(ctx, STUDENT)}[3] == existing["Id"]
     assert simulator.inspect().customer_count == 1200
@@ -306,15 +277,15 @@ def test_two_runs_started_together_exactly_one_runs(ctx):
 
 def test_cancel_stops_after_the_current_step_and_releases_the_rest(ctx, simulator):
     simulator.set_faults(latency_ms=150)
-    run_id = start_sync(ctx, SyncRequest("all", operator="Canceller", batch_size=10))
+    run_id = ctx.start_sync(SyncRequest("all", operator="-", batch_size=10), actor("Canceller"))
     with pytest.raises(SyncAlreadyRunning, match="Canceller"):
-        start_sync(ctx, SyncRequest("all", operator="Second Browser"))
+        ctx.start_sync(SyncRequest("all", operator="-"), actor("Second Browser"))
     deadline = time.monotonic() + 30
-    while ctx.history.get(run_id).done == 0 and time.monotonic() < deadline:
+    while ctx.run(run_id).done == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert cancel_sync(ctx, run_id)
+    assert ctx.cancel_sync(run_id, actor("Canceller"))
     assert wait_for(run_id, timeout=60)
-    summary = ctx.history.get(run_id)
+    summary = ctx.run(run_id)
     assert summary.state == CANCELLED
     assert 0 < summary.synced < 2050
     counts = statuses(ctx, APPLICANT) + statuses(ctx, STUDENT)
@@ -338,39 +309,16 @@ def test_progress_is_published_while_running(ctx):
 def test_single_record_push(ctx, simulator):
     blank_reg_no(ctx, row_id=7)
     run(ctx, scope="students")
-    outcome = push_record(ctx, STUDENT, 7, "Registrar Retry")
+    outcome = ctx.push_record(STUDENT, 7, actor("Registrar Retry"))
     assert outcome.status == "failed" and "RegNo is empty" in outcome.message
-    with ctx.engine.begin() as conn:
-        conn.execute(
-            mis_tables.students.update()
-            .where(mis_tables.students.c.per_id_ug == 7)
-            .values(reg_no="2099/FIX/0007")
-        )
-    outcome = push_record(ctx, STUDENT, 7, "Registrar Retry")
+    update_record(ctx, STUDENT, 7, reg_no="2099/FIX/0007")
+    outcome = ctx.push_record(STUDENT, 7, actor("Registrar Retry"))
     assert outcome.status == "synced" and outcome.qk_id
-    again = push_record(ctx, STUDENT, 7, "Registrar Retry")
+    again = ctx.push_record(STUDENT, 7, actor("Registrar Retry"))
     assert again.status == "already synced" and again.qk_id == outcome.qk_id
     assert simulator.inspect().customer_count == 1200
     trail = again.detail.audit
     assert trail and trail[0]["operation"] == "batch"
-
-
-def test_requestid_is_derived_from_records_attempts_and_names():
-    from sync_core.domain.mapping import MappedCustomer
-    from sync_core.sync.engine import _Item
-    from sync_core.sync.write_back import Claim
-
-    def item(row_id, attempt, name):
-        mapped = MappedCustomer(
-            "applicant", row_id, str(row_id), f"APP {row_id}", {"DisplayName": name}, {}, {}
-        )
-        return _Item(mapped, Claim("applicant", row_id, attempt, False, None))
-
-    a = batch_requestid([item(1, 1, "A"), item(2, 1, "B")])
-    assert a == batch_requestid([item(2, 1, "B"), item(1, 1, "A")])
-    assert a != batch_requestid([item(1, 2, "A"), item(2, 1, "B")])
-    assert a != batch_requestid([item(1, 1, "A (APP 1)"), item(2, 1, "B")])
-    assert len(a) <= 50
 
 
 # ---------------------------------------------------------------- SIGKILL
@@ -392,9 +340,25 @@ def _cli_env(ctx, simulator) -> dict[str, str]:
 
 
 @pytest.mark.slow
+def wait_until(predicate, *, timeout: float, what: str, every: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(every)
+
+
+def _child_run_in_flight(ctx, pid: int, done_at_least: int) -> bool:
+    run = ctx.active_run()
+    if run is None or run.pid != pid or run.done < done_at_least:
+        return False
+    counts = statuses(ctx, APPLICANT) + statuses(ctx, STUDENT)
+    return counts[STATUS_IN_PROGRESS] > 0
+
+
 def test_sigkill_at_random_moments_then_rerun_leaves_no_duplicate(ctx, simulator):
     simulator.set_faults(latency_ms=250)
-    ctx.connection.status()  # connected and stored before the child processes start
+    ctx.connection_status()  # connected and stored before the child processes start
     rng = random.Random(5)
     env = {**_cli_env(ctx, simulator), "QBO_MAX_CONCURRENT": "2"}  # a run lasts ~10 s
     for _trial in range(3):
@@ -405,7 +369,14 @@ def test_sigkill_at_random_moments_then_rerun_leaves_no_duplicate(ctx, simulator
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(1.5, 2.5))
+        # kill once the child's run has written back a random number of records and holds
+        # others in flight (claimed, at 3): an observable moment, not a guess in seconds
+        target = rng.randint(30, 300)
+        wait_until(
+            lambda child=child, target=target: _child_run_in_flight(ctx, child.pid, target),
+            timeout=60,
+            what=f"run of pid {child.pid} to write back {target} records",
+        )
         child.send_signal(signal.SIGKILL)
         child.wait()
     # killed mid-step, records are left at 3 (claimed, maybe sent): the rerun must repair them
@@ -416,8 +387,8 @@ def test_sigkill_at_random_moments_then_rerun_leaves_no_duplicate(ctx, simulator
     assert result.run.state == COMPLETED
     assert simulator.inspect().customer_count == 2050
     assert_each_record_is_exactly_one_customer(ctx, simulator)
-    history = ctx.history.recent(limit=10)
-    assert sum(1 for r in history if r.state == "interrupted") == 3
+    history = ctx.runs(limit=10)
+    assert sum(1 for r in history if r.state is RunState.INTERRUPTED) == 3
     assert result.run.reconciled + result.run.released == counts_before[STATUS_IN_PROGRESS]
     assert counts_before[STATUS_SYNCED] > 0  # the killed runs did real work
 
@@ -425,7 +396,7 @@ def test_sigkill_at_random_moments_then_rerun_leaves_no_duplicate(ctx, simulator
 def test_cli_exit_codes(ctx, simulator):
     env = _cli_env(ctx, simulator)
     blank_reg_no(ctx)
-    ctx.connection.status()
+    ctx.connection_status()
 
     def cli(*args):
         return subprocess.run(
@@ -460,15 +431,15 @@ def test_cli_exit_codes(ctx, simulator):
 
 def test_connection_lost_mid_run_fails_the_run_and_leaves_nothing_at_3(ctx, simulator):
     simulator.set_faults(latency_ms=100)
-    run_id = start_sync(ctx, SyncRequest("all", operator="Unlucky", batch_size=10))
+    run_id = ctx.start_sync(SyncRequest("all", operator="-", batch_size=10), actor("Unlucky"))
     deadline = time.monotonic() + 30
-    while ctx.history.get(run_id).done == 0 and time.monotonic() < deadline:
+    while ctx.run(run_id).done == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
-    ctx.connection.disconnect()  # someone disconnects QuickBooks in another window
+    ctx.disconnect(actor("Admin"))  # someone disconnects QuickBooks in another window
     simulator.set_faults(access_token_ttl_s=0.0)  # the access token in hand dies too
     assert wait_for(run_id, timeout=60)
-    summary = ctx.history.get(run_id)
-    assert summary.state == "failed"
+    summary = ctx.run(run_id)
+    assert summary.state is RunState.FAILED
     assert "connect" in summary.message.lower()
     counts = statuses(ctx, APPLICANT) + statuses(ctx, STUDENT)
     assert counts[STATUS_IN_PROGRESS] == 0
@@ -483,15 +454,15 @@ def test_no_token_or_secret_in_logs_or_errors(ctx, simulator, caplog):
     simulator.set_faults(access_token_ttl_s=0.5)  # force refreshes during the run
     blank_reg_no(ctx)
     result = run(ctx, scope="students", batch_size=100)
-    stored = ctx.connection.store.load()
+    stored = ctx._quickbooks.connection.store.load()
     secrets = [
         stored.tokens.access_token.reveal(),
         stored.tokens.refresh_token.reveal(),
-        ctx.endpoints.client_secret.reveal(),
+        ctx._quickbooks.endpoints.client_secret.reveal(),
         ctx.settings.qbo_token_key.reveal(),
     ]
-    visible = caplog.text + repr(ctx.history.errors(result.run.id)) + repr(ctx.audit.recent(500))
-    visible += repr(result.run) + repr(ctx.connection.status())
+    visible = caplog.text + repr(ctx.run_entries(result.run.id)) + repr(ctx.audit.recent(500))
+    visible += repr(result.run) + repr(ctx.connection_status())
     assert caplog.text  # there were logs to look at
     for secret in secrets:
         assert secret not in visible

@@ -6,16 +6,9 @@ import datetime as dt
 
 import pytest
 
+from sync_core.domain.identity import parse_notes
 from sync_core.domain.lookups import Lookups
-from sync_core.domain.mapping import (
-    MappingOptions,
-    candidate_display_names,
-    is_same_record,
-    map_applicant,
-    map_student,
-    parse_notes,
-    with_distinct_name,
-)
+from sync_core.domain.mapping import MappingOptions, map_applicant, map_student
 
 LOOKUPS = Lookups(
     {
@@ -299,23 +292,3 @@ def test_notes_never_exceed_2000_characters_and_keep_the_identity_first():
     assert len(mapped.payload["Notes"]) == 2000
     assert mapped.payload["Notes"].startswith("CustomerType: Applicant\nApplicationID: 1234\n")
     assert any("Notes are" in w and "cut to 2,000" in w for w in mapped.warnings)
-
-
-def test_distinct_name_keeps_the_real_name_first():
-    applicant = with_distinct_name(map_applicant(APPLICANT, LOOKUPS))
-    student = with_distinct_name(map_student(STUDENT, LOOKUPS))
-    assert applicant.display_name == "John Doe (APP 1234)"
-    assert applicant.renamed_from == "John Doe"
-    assert student.display_name == "Grace Uwase (REG 2021/BIT/001)"
-    assert candidate_display_names(applicant) == ["John Doe", "John Doe (APP 1234)"]
-    long = with_distinct_name(map_applicant({**APPLICANT, "first_name": "A" * 600}, LOOKUPS))
-    assert len(long.display_name) == 500 and long.display_name.endswith(" (APP 1234)")
-
-
-def test_is_same_record_reads_the_identity_from_notes():
-    mapped = map_applicant(APPLICANT, LOOKUPS)
-    customer = {"Id": "9", **mapped.payload}
-    assert is_same_record(customer, "applicant", "1234")
-    assert not is_same_record(customer, "applicant", "1235")
-    assert not is_same_record(customer, "student", "1234")
-    assert not is_same_record({"DisplayName": "John Doe"}, "applicant", "1234")

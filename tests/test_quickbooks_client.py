@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
+from sync_core.domain.kinds import RecordRef
 from sync_core.quickbooks.client import (
     CallContext,
     QuickBooksClient,
@@ -29,10 +30,11 @@ from sync_core.quickbooks.errors import (
 )
 from sync_core.quickbooks.limiter import Limits, RealmLimiter
 from sync_core.quickbooks.oauth import QuickBooksConnection
+from sync_core.quickbooks.ports import TokenSet
 from sync_core.settings import Secret
 from sync_core.store import tables as app_tables
-from sync_core.store.audit import AuditLog, RecordRef
-from sync_core.store.tokens import TokenCipher, TokenSet, TokenStore, generate_key
+from sync_core.store.audit import AuditLog
+from sync_core.store.tokens import TokenCipher, TokenStore, generate_key
 
 FAST_RETRY = RetryPolicy(attempts=4, initial_wait_s=0.01, max_wait_s=0.05)
 

@@ -14,22 +14,27 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
-STATUS_ORDER = ("synced", "not synced", "failed", "in progress")
+from sync_core.domain.statuses import Outcome, RunState, Scope, SyncStatus
+
+STATUS_ORDER = tuple(
+    s.label
+    for s in (SyncStatus.SYNCED, SyncStatus.NOT_SYNCED, SyncStatus.FAILED, SyncStatus.IN_PROGRESS)
+)
 # Mid-tone colours readable on a light and on a dark background alike.
 STATUS_COLORS = {
-    "synced": "#2E9E5B",
-    "not synced": "#8A94A6",
-    "failed": "#D9534F",
-    "in progress": "#E0A526",
+    SyncStatus.SYNCED.label: "#2E9E5B",
+    SyncStatus.NOT_SYNCED.label: "#8A94A6",
+    SyncStatus.FAILED.label: "#D9534F",
+    SyncStatus.IN_PROGRESS.label: "#E0A526",
 }
 # Streamlit's bundled Material Symbols: they render in every browser, unlike emoji.
 RUN_STATE_ICONS = {
-    "running": ":material/hourglass_top:",
-    "completed": ":material/check_circle:",
-    "completed with errors": ":material/warning:",
-    "cancelled": ":material/cancel:",
-    "failed": ":material/error:",
-    "interrupted": ":material/block:",
+    RunState.RUNNING: ":material/hourglass_top:",
+    RunState.COMPLETED: ":material/check_circle:",
+    RunState.COMPLETED_WITH_ERRORS: ":material/warning:",
+    RunState.CANCELLED: ":material/cancel:",
+    RunState.FAILED: ":material/error:",
+    RunState.INTERRUPTED: ":material/block:",
 }
 KIND_TITLES = {"applicant": "Applicant", "student": "Student"}
 CUSTOM_FIELDS_NOTICE = (
@@ -123,10 +128,10 @@ def status_frame(analysis: Any) -> pd.DataFrame:
         ("Overall", analysis.overall),
     ):
         values = {
-            "synced": counts.synced,
-            "not synced": counts.not_synced,
-            "failed": counts.failed,
-            "in progress": counts.in_progress,
+            SyncStatus.SYNCED.label: counts.synced,
+            SyncStatus.NOT_SYNCED.label: counts.not_synced,
+            SyncStatus.FAILED.label: counts.failed,
+            SyncStatus.IN_PROGRESS.label: counts.in_progress,
         }
         for status in STATUS_ORDER:
             rows.append(
@@ -156,10 +161,10 @@ def progress_frame(analysis: Any) -> pd.DataFrame:
 def pending_count(analysis: Any, scope: str, retry_failed: bool) -> int:
     """How many records a run of ``scope`` would take on (not synced, plus failed on retry)."""
     groups = {
-        "applicants": [analysis.applicants],
-        "students": [analysis.students],
-        "all": [analysis.applicants, analysis.students],
-    }[scope]
+        Scope.APPLICANTS: [analysis.applicants],
+        Scope.STUDENTS: [analysis.students],
+        Scope.ALL: [analysis.applicants, analysis.students],
+    }[Scope(scope)]
     return sum(c.not_synced + (c.failed if retry_failed else 0) for c in groups)
 
 
@@ -168,7 +173,7 @@ def pending_count(analysis: Any, scope: str, retry_failed: bool) -> int:
 
 def run_outcome(run: Any) -> str:
     """Plain text for tables: ``completed with errors (1 failed)``."""
-    if run.failed and run.state != "running":
+    if run.failed and run.state is not RunState.RUNNING:
         return f"{run.state} ({run.failed:,} failed)"
     return run.state
 
@@ -254,11 +259,13 @@ def record_query(kind: str, row_id: int) -> dict[str, str]:
     return {"kind": kind, "id": str(row_id)}
 
 
-def errors_frame(errors: Iterable[Mapping[str, Any]], outcome: str = "failed") -> pd.DataFrame:
+def errors_frame(
+    errors: Iterable[Mapping[str, Any]], outcome: str = Outcome.FAILED
+) -> pd.DataFrame:
     """A run's per-record errors (or its renamed / adopted notices), as the operator reads them."""
     columns = (
         ["Record", "Name", "QuickBooks code", "Message", "What to do"]
-        if outcome == "failed"
+        if outcome == Outcome.FAILED
         else ["Record", "Name", "Message"]
     )
     rows = [
@@ -297,7 +304,7 @@ def errors_csv(errors: Iterable[Mapping[str, Any]], run_id: int) -> bytes:
             {
                 "run_id": run_id,
                 "at_utc": at.isoformat(sep=" ") if isinstance(at, dt.datetime) else at or "",
-                "outcome": e.get("outcome") or "failed",
+                "outcome": e.get("outcome") or Outcome.FAILED,
                 "kind": e.get("kind"),
                 "row_id": e.get("row_id"),
                 "identity": e.get("identity") or "",
@@ -447,7 +454,7 @@ def record_errors_frame(
             {
                 "When": format_time(e.get("at"), tz_name),
                 "Run": e.get("run_id"),
-                "Outcome": e.get("outcome") or "failed",
+                "Outcome": e.get("outcome") or Outcome.FAILED,
                 "QuickBooks code": e.get("code") or "",
                 "Message": e.get("message") or "",
                 "What to do": e.get("hint") or "",

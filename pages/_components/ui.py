@@ -15,10 +15,11 @@ from typing import Any
 import streamlit as st
 
 from pages._components import present as uh
-from sync_core.quickbooks.errors import QuickBooksError
-from sync_core.service.context import SyncContext, open_context
+from sync_core.domain.access import Actor, Role
+from sync_core.domain.errors import ErrorCategory, SyncError
+from sync_core.domain.statuses import Outcome
+from sync_core.service import SyncService, open_service
 from sync_core.settings import Secret, Settings, SettingsError, load_settings
-from sync_core.store.locks import SyncAlreadyRunning
 
 log = logging.getLogger("dashboard")
 
@@ -53,8 +54,8 @@ def _fingerprint(settings: Settings) -> str:
 
 
 @st.cache_resource(show_spinner="Opening the MIS database…")
-def _open_context(fingerprint: str, _settings: Settings) -> SyncContext:
-    return open_context(_settings)
+def _open_context(fingerprint: str, _settings: Settings) -> SyncService:
+    return open_service(_settings)
 
 
 def _describe_failure(exc: BaseException) -> str:
@@ -64,7 +65,7 @@ def _describe_failure(exc: BaseException) -> str:
     return f"{type(orig or exc).__name__}: {text[0] if text else ''}".strip(": ")
 
 
-def context() -> SyncContext:
+def context() -> SyncService:
     """The process's context for the current configuration; stops the page with a readable
     message when the configuration is wrong or the MIS database cannot be opened."""
     try:
@@ -75,10 +76,10 @@ def context() -> SyncContext:
         st.stop()
     try:
         ctx = _open_context(_fingerprint(settings), settings)
-    except SettingsError as exc:
-        st.error(f"**Configuration problem:** {exc}")
+    except SyncError as exc:
+        show_error(exc)
         st.stop()
-    except Exception as exc:  # the database is down, unreachable or refuses us
+    except Exception as exc:  # the database refuses us in a way the library did not foresee
         log.exception("cannot open the MIS database")
         st.error(f"**Cannot open the MIS database.** {_describe_failure(exc)}")
         st.caption("Check MIS_DATABASE_URL and that the database server is running.")
@@ -87,7 +88,7 @@ def context() -> SyncContext:
     return ctx
 
 
-def page_context() -> SyncContext:
+def page_context() -> SyncService:
     """What every page calls first: the login gate (when OIDC is configured), then the context."""
     require_login()
     return context()
@@ -167,6 +168,12 @@ def operator_name() -> str:
     return str(st.session_state.get(OPERATOR_KEY) or "").strip()
 
 
+def actor(fallback_name: str = "") -> Actor:
+    """The signed-in user (or, in the open demo, the name typed in the sidebar) as the library's
+    actor. Roles come with sign-in; the open demo lets whoever uses it do everything."""
+    return Actor(operator_name() or fallback_name, Role.ADMIN, "dashboard")
+
+
 def refuse_without_operator() -> str | None:
     """The operator's name, or None after telling them why nothing was pushed."""
     name = operator_name()
@@ -185,25 +192,21 @@ def refuse_without_operator() -> str | None:
 # ---------------------------------------------------------------- cached reads
 
 
-def data_version(ctx: SyncContext) -> tuple:
+def data_version(ctx: SyncService) -> tuple:
     """Changes whenever a run (a full sync or a one-record push, from any browser or the CLI)
     makes progress or ends: cached counts and previews are keyed by it, so they are never older
     than the last progress a run published."""
-    last = ctx.history.recent(1)
-    if not last:
-        return ()
-    run = last[0]
-    return (run.id, run.state, run.done, run.finished_at)
+    return ctx.data_version()
 
 
 # A resource cache (shared, not pickled): SyncAnalysis is immutable, and copying it would tie the
 # cache to the exact class object of the library module.
 @st.cache_resource(ttl=COUNTS_TTL_S, show_spinner=False, max_entries=64)
-def _analysis(fingerprint: str, version: tuple, _ctx: SyncContext):
+def _analysis(fingerprint: str, version: tuple, _ctx: SyncService):
     return _ctx.analyze()
 
 
-def analysis(ctx: SyncContext):
+def analysis(ctx: SyncService):
     return _analysis(fingerprint(), data_version(ctx), ctx)
 
 
@@ -215,7 +218,7 @@ def _preview_page(
     limit: int,
     offset: int,
     include_failed: bool,
-    _ctx: SyncContext,
+    _ctx: SyncService,
 ) -> dict[str, Any]:
     page = _ctx.preview(kind, limit=limit, offset=offset, include_failed=include_failed)
     field_names = list(page.items[0].mapped.fields) if page.items else []
@@ -241,7 +244,7 @@ def _preview_page(
 
 
 def preview_page(
-    ctx: SyncContext, kind: str, limit: int, offset: int, include_failed: bool
+    ctx: SyncService, kind: str, limit: int, offset: int, include_failed: bool
 ) -> dict[str, Any]:
     return _preview_page(fingerprint(), data_version(ctx), kind, limit, offset, include_failed, ctx)
 
@@ -255,19 +258,30 @@ def clear_caches() -> None:
 # ---------------------------------------------------------------- errors
 
 
+PREFIX_BY_CATEGORY = {
+    ErrorCategory.CONFLICT: "Refused: ",
+    ErrorCategory.CONFIGURATION: "Configuration problem: ",
+    ErrorCategory.PERMISSION: "Not allowed: ",
+}
+
+
+def exception_message(exc: BaseException) -> tuple[str, str | None]:
+    """(text, what to do) of any error: the one place the dashboard words them."""
+    if isinstance(exc, SyncError):
+        text = PREFIX_BY_CATEGORY.get(exc.category, "") + exc.describe()
+        return text, exc.what_to_do or None
+    return f"Something went wrong ({_describe_failure(exc)}). See the server log.", None
+
+
 def show_error(exc: BaseException, doing: str | None = None) -> None:
     """A library error as the operator should read it: what happened, then what to do."""
-    prefix = f"{doing}: " if doing else ""
-    if isinstance(exc, SyncAlreadyRunning):
-        st.error(f"{prefix}refused, {exc}. Wait for it to finish, or cancel it on the Sync page.")
-    elif isinstance(exc, QuickBooksError):
-        st.error(f"{prefix}{exc.describe()}")
-        if exc.hint:
-            st.info(f"What to do: {exc.hint}")
-    elif isinstance(exc, SettingsError):
-        st.error(f"{prefix}configuration problem: {exc}")
-    else:
+    if not isinstance(exc, SyncError):
         show_unexpected(exc)
+        return
+    text, hint = exception_message(exc)
+    st.error(f"{doing}: {text}" if doing else text)
+    if hint:
+        st.info(f"What to do: {hint}")
 
 
 def show_unexpected(exc: BaseException) -> None:
@@ -287,7 +301,7 @@ def guarded(fn: Callable[..., Any], *args: Any, doing: str | None = None, **kwar
     """Call a library function; show a readable error instead of raising."""
     try:
         return fn(*args, **kwargs)
-    except (QuickBooksError, SettingsError, SyncAlreadyRunning) as exc:
+    except SyncError as exc:
         show_error(exc, doing)
         return None
 
@@ -310,20 +324,6 @@ def forget_message(key: str) -> None:
     st.session_state.get("_messages", {}).pop(key, None)
 
 
-def exception_message(exc: BaseException) -> tuple[str, str | None]:
-    """(text, hint) of a library error, for :func:`remember_message`."""
-    if isinstance(exc, SyncAlreadyRunning):
-        return (
-            f"Refused: {exc}. Wait for it to finish, or cancel it on the Sync page.",
-            None,
-        )
-    if isinstance(exc, QuickBooksError):
-        return exc.describe(), exc.hint or None
-    if isinstance(exc, SettingsError):
-        return f"Configuration problem: {exc}", None
-    return f"Something went wrong ({_describe_failure(exc)}). See the server log.", None
-
-
 # ---------------------------------------------------------------- small shared widgets
 
 
@@ -334,16 +334,16 @@ def timezone() -> str | None:
         return None
 
 
-def connection_status(ctx: SyncContext):
+def connection_status(ctx: SyncService):
     """The QuickBooks connection's status, or None after showing why it cannot be read."""
     try:
-        return ctx.connection.status()
-    except (SettingsError, QuickBooksError) as exc:
+        return ctx.connection_status()
+    except SyncError as exc:
         show_error(exc, "QuickBooks connection")
         return None
 
 
-def error_table(errors: list[dict[str, Any]], key: str, outcome: str = "failed") -> None:
+def error_table(errors: list[dict[str, Any]], key: str, outcome: str = Outcome.FAILED) -> None:
     """A run's errors or notices; selecting one shows it in full, with a link to its record
     (in this session, so the operator's name stays)."""
     frame = uh.errors_frame(errors, outcome)
@@ -367,7 +367,7 @@ def error_table(errors: list[dict[str, Any]], key: str, outcome: str = "failed")
         label = uh.record_label(error["kind"], error.get("identity"), error.get("row_id"))
         code = f" · QuickBooks code {error['code']}" if error.get("code") else ""
         st.markdown(f"**{label}** — {error.get('display_name') or ''}{code}")
-        (st.error if outcome == "failed" else st.info)(error.get("message") or "")
+        (st.error if outcome == Outcome.FAILED else st.info)(error.get("message") or "")
         if error.get("hint"):
             st.info(f"What to do: {error['hint']}")
         st.page_link(

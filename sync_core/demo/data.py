@@ -1,56 +1,120 @@
 """A demo MIS database filled with realistic, reproducible and deliberately messy data.
 
 With no configuration the product runs on an embedded SQLite MIS built here; tests and benchmarks
-fill MariaDB with the same generator. The data imitates what a real Rwandan university MIS holds,
-including everything that breaks a naive sync: missing and messy names, namesakes (QuickBooks
-display names must be unique), people who are both applicant and student, lookup ids that are
-'', '0', ' 12' or point nowhere, invalid e-mails, junk phones, students with no or several
-registrations.
+fill MariaDB with the same generator. The tables have the shape universities actually have
+(:mod:`sync_core.demo.schema`, after ``shared/spec/legacy/mis.sql``): ``QuickBk_status`` spelled
+with a lower-case s, the QuickBooks Id columns already there (``quickbooks_id`` on applicants,
+``qk_id`` on students), INT and VARCHAR foreign ids side by side, ``prg_type`` an INT pointing at
+``tbl_program_type``, columns the product never reads. The data imitates a Rwandan university and
+holds everything that breaks a naive sync (:data:`ANOMALY_CATEGORIES`): missing and messy names,
+namesakes (QuickBooks display names must be unique), people who are both applicant and student,
+lookup ids that are '', '0', ' 12' or point nowhere (only where the column's type can hold them:
+an INT id can only be NULL, 0 or an id with no row), invalid e-mails, junk phones, students with
+no or several registrations, and records a registrar must fix before they can be synced
+(:data:`PLANTED_FAILURES`).
 
-Reproducibility: the same seed gives the same rows (no clock, no global random state). Every
-student row (and its registrations) comes from its own ``random.Random`` derived from the seed
-and the row index, so the applicant who is also that student can recompute the student's names and
-reg_no without the generator keeping earlier rows in memory. Applicants come from one stream.
+Applicants applied from 2019 to 2025 (``appl_date``; about three quarters before 2024-09-01, so a
+scope cut-off matters); ``status`` is the application's status (:data:`APPLICATION_STATUSES`).
+
+History (``with_history=True``): part of the rows were synced by an earlier integration, which
+left them synced, stuck, reset or failed, and created QuickBooks customers that the summary lists
+for preloading into the simulator (see :mod:`sync_core.demo.history`). Without history (the
+default, what scripts and benchmarks rely on) every row is at status 0 with no Id: a clean start
+on the same shape.
+
+Reproducibility: the same seed gives the same rows (no clock but the marker's creation time, no
+global random state). Every student row (and its registrations) comes from its own random stream
+derived from the seed and the row index, so the applicant who is also that student can recompute
+the student's names and reg_no without the generator keeping earlier rows in memory. Applicants
+come from one stream; the earlier system's decisions from streams of their own, so history changes
+no person.
 
 Hostile rows: a fixed "showcase" of anomalies sits among the first ``SHOWCASE_ROWS`` applicants and
 students (a preview of the first pages shows them at any size); past it they recur at low rates.
 
 The only difference between backends: SQLite does not enforce VARCHAR lengths, so there (and only
 there) a few values exceed their declared length (a 600-character name, a too-long e-mail); on
-MariaDB the same rows hold values exactly at the column limit.
+MariaDB the same rows hold values exactly at the column limit. With history, such a row may thus
+have failed with the earlier system on SQLite and been synced on MariaDB.
+
+Safety: every demo database carries a marker table (``qbsync_demo_marker``). The generator fills
+only a database without MIS tables or one it created itself; ``replace=True`` drops the demo's
+MIS tables and marker and nothing else (never the product's ``qbsync_`` tables), and refuses
+(:class:`DemoDatabaseRefused`) MIS tables it did not create.
 """
 
 from __future__ import annotations
 
 import bisect
+import copy
+import operator
+import queue
 import random
+import re
+import threading
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from sync_core.mis import tables as mis_tables
-from sync_core.store import tables as app_tables
+from sync_core.database import is_mysql
+from sync_core.demo import schema
+from sync_core.demo.history import (
+    CUSTOM_FIELDS,
+    EARLIER_SYSTEM_SINCE,
+    HAND_TYPED_CUSTOMERS,
+    HISTORY_OUTCOMES,
+    EarlierSystem,
+)
+from sync_core.domain.errors import ConfigurationError, InvalidRequest
 
 __all__ = [
     "ANOMALY_CATEGORIES",
+    "APPLICATION_STATUSES",
+    "CUSTOM_FIELDS",
+    "DemoDatabaseRefused",
+    "DemoMarker",
     "DemoSummary",
+    "EARLIER_SYSTEM_SINCE",
+    "HAND_TYPED_CUSTOMERS",
+    "HISTORY_OUTCOMES",
+    "PLANTED_FAILURES",
+    "PLANTED_NAMESAKES",
+    "PlantedFailure",
+    "QBO_EMPLOYEE_NAMES",
+    "SHOWCASE_ROWS",
     "create_demo_database",
     "demo_tables",
-    "QBO_EMPLOYEE_NAMES",
-    "PLANTED_NAMESAKES",
+    "legacy_customers",
+    "read_demo_marker",
+    "reset_demo_database",
 ]
 
+GENERATOR_VERSION = 2  # bumped when the same seed starts giving different rows
 CHUNK_ROWS = 5000
 SHOWCASE_ROWS = 60
 TWIN_SHARE = 0.35  # share of students who also exist as an applicant
 NAME_SPRINKLE_RATE = 0.02  # past the showcase: share of rows given a hostile name
 FIELD_ANOMALY_RATE = 0.012  # past the showcase: per enriched lookup field
 LAST_YEAR = 2025  # the demo's "now": latest cohort, latest registrations
+FIRST_APPLICATION = datetime(2019, 3, 1)
+LAST_APPLICATION = datetime(2025, 11, 28)
+# Applications grow over the years: the j-th of n applied at FIRST + span * ((j + 0.5) / n) ** k.
+_APPLICATION_CURVE = 0.75
+
+# tbl_online_application.status, the application's own status (not the sync status).
+APPLICATION_STATUSES: dict[int, str] = {
+    0: "draft (started, not submitted)",
+    1: "submitted",
+    2: "admitted (the enrolled ones carry their student reg_no)",
+    3: "rejected",
+}
 
 # Markers resolved per backend when a row is built: a name or e-mail exactly at its column limit,
 # or (SQLite only, which does not enforce VARCHAR lengths) a 600-character name.
@@ -62,6 +126,9 @@ _OVER_LIMIT = "\x00over_limit"
 QBO_EMPLOYEE_NAMES = ("Jean Claude Habimana",)
 # (first, family) pairs planted several times in both customer tables.
 PLANTED_NAMESAKES = (("John", "Doe"), ("Jean Claude", "Habimana"))
+# The most recent applicant (past the showcase): a hand-typed QuickBooks customer shares this
+# name (see HAND_TYPED_CUSTOMERS).
+LAST_APPLICANT_NAME = ("Alice", None, "Uwase")
 
 ANOMALY_CATEGORIES: dict[str, str] = {
     # names (applicants and students; a row counts once per category)
@@ -72,6 +139,7 @@ ANOMALY_CATEGORIES: dict[str, str] = {
     "name_padded_or_double_spaces": "leading, trailing or doubled spaces in a name",
     "name_with_colon": "a colon in a name (QuickBooks forbids it)",
     "name_with_tab_or_newline": "a tab or newline in a name (QuickBooks forbids it)",
+    "name_only_refused_characters": "a name made only of characters QuickBooks refuses (: tab)",
     "name_overlong": "a name part of 100+ characters (QuickBooks allows 100)",
     "name_over_column_limit": "a name longer than its VARCHAR (SQLite only)",
     "name_accented": "non-ASCII letters in a name (Théogène, Françoise)",
@@ -80,13 +148,15 @@ ANOMALY_CATEGORIES: dict[str, str] = {
     "namesake_case_or_space_variant": "a planted namesake differing only in case or spaces",
     "name_matches_qbo_employee": "the name of a simulated QuickBooks employee",
     "applicant_is_also_student": "applicant carrying a student's names and reg_no",
-    # lookup ids (applicant camp/opt_1/intake/level/mode, student cntr_id, registration ids)
+    # lookup ids: VARCHAR columns (applicant camp_id/opt_1/country_of_birth, registration
+    # prg_type) can hold all of these; INT columns (applicant intake/level/mode, student cntr_id,
+    # registration ids) only NULL, 0 or an id with no row
     "lookup_id_null": "lookup id NULL",
-    "lookup_id_empty": "lookup id ''",
-    "lookup_id_zero": "lookup id '0'",
-    "lookup_id_spaced": "lookup id with spaces (' 12', '3 ')",
-    "lookup_id_dangling": "numeric lookup id with no row ('99')",
-    "lookup_id_non_numeric": "non-numeric lookup id ('abc', 'KGL')",
+    "lookup_id_empty": "lookup id '' (string columns)",
+    "lookup_id_zero": "lookup id '0' or 0",
+    "lookup_id_spaced": "lookup id with spaces (' 12', '3 '; string columns)",
+    "lookup_id_dangling": "lookup id with no row ('99', 4, 999)",
+    "lookup_id_non_numeric": "non-numeric lookup id ('abc', 'KGL'; string columns)",
     # contact and identity fields
     "email_invalid": "e-mail that is not an address (john@, n/a, x@y, trailing dot)",
     "email_padded": "valid e-mail with surrounding spaces",
@@ -108,7 +178,9 @@ ANOMALY_CATEGORIES: dict[str, str] = {
     "dob_missing": "date of birth NULL",
     "dob_placeholder": "date of birth 1900-01-01",
     "tracking_id_missing": "applicant without tracking_id",
-    "program_type_empty": "student prg_type ''",
+    "program_type_missing": "student prg_type NULL or 0",
+    "program_type_dangling": "student prg_type with no tbl_program_type row",
+    "reg_no_blank": "student RegNo ' ' or '' (a data-entry error: cannot be synced)",
     # registrations
     "student_without_registration": "student with no registration row",
     "student_with_several_registrations": "student with 2 or more registration rows",
@@ -118,30 +190,65 @@ ANOMALY_CATEGORIES: dict[str, str] = {
 }
 
 
+class DemoDatabaseRefused(ConfigurationError):
+    """The database holds MIS tables the demo generator did not create: it never fills, drops or
+    replaces them (it only ever replaces a database carrying its own marker table)."""
+
+
+@dataclass(frozen=True)
+class PlantedFailure:
+    """A record planted so that the first sync shows a failure a registrar fixes in the MIS."""
+
+    kind: str  # "applicant" / "student"
+    table: str
+    row_id: int  # appl_Id / per_id_ug (present when the table has at least this many rows)
+    column: str  # what the registrar must correct
+    value: str | None  # the value planted there
+    reason: str
+
+
+@dataclass(frozen=True)
+class DemoMarker:
+    """What the marker table says about the demo in a database."""
+
+    created_at: datetime
+    generator_version: int
+    seed: int
+    applicants: int
+    students: int
+    with_history: bool
+
+
 @dataclass
 class DemoSummary:
     """What :func:`create_demo_database` wrote: rows per table and rows per anomaly category.
 
     Anomaly counts are occurrences: a row counts once in each category it shows, and lookup-id
-    categories count each offending column value.
+    categories count each offending column value. With history, ``history`` counts the rows per
+    earlier-system outcome (:data:`HISTORY_OUTCOMES`) for ``applicants`` and ``students``, and
+    ``customers`` lists the QuickBooks customers already in the company (QBO JSON): those the
+    earlier system created, then :data:`HAND_TYPED_CUSTOMERS`. Without history both are empty.
     """
 
     seed: int
     backend: str
     tables: dict[str, int]
     anomalies: dict[str, int]
+    with_history: bool = False
+    history: dict[str, dict[str, int]] = field(default_factory=dict)
+    customers: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def applicants(self) -> int:
-        return self.tables[mis_tables.applicants.name]
+        return self.tables[schema.applicants.name]
 
     @property
     def students(self) -> int:
-        return self.tables[mis_tables.students.name]
+        return self.tables[schema.students.name]
 
     @property
     def registrations(self) -> int:
-        return self.tables[mis_tables.registrations.name]
+        return self.tables[schema.registrations.name]
 
     def describe(self) -> list[str]:
         """Human-readable lines for a CLI or a log."""
@@ -150,6 +257,16 @@ class DemoSummary:
             f"  {key}: {count:,} ({ANOMALY_CATEGORIES[key]})"
             for key, count in self.anomalies.items()
         ]
+        if self.with_history:
+            lines.append(
+                f"earlier integration: {len(self.customers):,} QuickBooks customers already "
+                f"exist ({len(HAND_TYPED_CUSTOMERS)} of them typed by hand)"
+            )
+            for table, counts in self.history.items():
+                for outcome, count in counts.items():
+                    lines.append(f"  {table} {outcome}: {count:,} ({HISTORY_OUTCOMES[outcome]})")
+        else:
+            lines.append("no sync history: every record at QuickBk_status 0 with no QuickBooks Id")
         return lines
 
 
@@ -157,89 +274,107 @@ class DemoSummary:
 # Lookup tables: a plausible Rwandan university
 # --------------------------------------------------------------------------------------------
 
+# (prg_type_id, full name, short name, weight): tbl_personal_ug.prg_type points here. The
+# distance programme has only a short name (the readable name falls back to it).
+PROGRAM_TYPES = (
+    (1, "Day", "DAY", 62),
+    (2, "Evening", "EVE", 24),
+    (3, "Weekend", "WKD", 12),
+    (4, "", "DIST", 2),
+)
+
 # camp_id 4 was deleted long ago (ids have gaps, as in real data); 5 has only a short name;
 # 12 is a closed campus that old registrations still point at.
+# (camp_id, full name, short name, city, year opened, active)
 CAMPUSES = (
-    (1, "Kigali Campus", "KGL", "Kigali", 1),
-    (2, "Rwamagana Campus", "RWG", "Rwamagana", 1),
-    (3, "Musanze Campus", "MSZ", "Musanze", 1),
-    (5, None, "NYG", "Nyagatare", 1),
-    (12, "Huye Campus", "HYE", "Huye", 0),
+    (1, "Kigali Campus", "KGL", "Kigali", 2008, 1),
+    (2, "Rwamagana Campus", "RWG", "Rwamagana", 2012, 1),
+    (3, "Musanze Campus", "MSZ", "Musanze", 2014, 1),
+    (5, "", "NYG", "Nyagatare", 2017, 1),
+    (12, "Huye Campus", "HYE", "Huye", 2010, 0),
 )
 CAMPUS_WEIGHTS = (55, 18, 14, 6, 7)
 
 # (intake_id, intake_month, intake_no, intake_start, acad_cycle_id, status)
-# The last one has no month: a readable name must then come from intake_start.
+# The last one has no month (''): a readable name must then come from intake_start.
 INTAKES = (
-    (1, "September", 1, datetime(2021, 9, 20), "2021/2022", 0),
-    (2, "January", 2, datetime(2022, 1, 17), "2021/2022", 0),
-    (3, "September", 1, datetime(2022, 9, 19), "2022/2023", 0),
-    (4, "January", 2, datetime(2023, 1, 16), "2022/2023", 0),
-    (5, "September", 1, datetime(2023, 9, 18), "2023/2024", 0),
-    (6, "January", 2, datetime(2024, 1, 15), "2023/2024", 0),
-    (7, "May", 3, datetime(2024, 5, 13), "2023/2024", 0),
-    (8, "September", 1, datetime(2024, 9, 16), "2024/2025", 0),
-    (9, "January", 2, datetime(2025, 1, 13), "2024/2025", 1),
-    (10, "September", 1, datetime(2025, 9, 15), "2025/2026", 1),
-    (11, None, 2, datetime(2026, 1, 12), "2025/2026", 1),
+    (1, "September", 1, datetime(2019, 9, 16), 1, 0),
+    (2, "January", 2, datetime(2020, 1, 13), 1, 0),
+    (3, "September", 1, datetime(2020, 10, 19), 2, 0),
+    (4, "January", 2, datetime(2021, 1, 18), 2, 0),
+    (5, "September", 1, datetime(2021, 9, 20), 3, 0),
+    (6, "January", 2, datetime(2022, 1, 17), 3, 0),
+    (7, "September", 1, datetime(2022, 9, 19), 4, 0),
+    (8, "January", 2, datetime(2023, 1, 16), 4, 0),
+    (9, "September", 1, datetime(2023, 9, 18), 5, 0),
+    (10, "January", 2, datetime(2024, 1, 15), 5, 0),
+    (11, "May", 3, datetime(2024, 5, 13), 5, 0),
+    (12, "September", 1, datetime(2024, 9, 16), 6, 0),
+    (13, "January", 2, datetime(2025, 1, 13), 6, 1),
+    (14, "September", 1, datetime(2025, 9, 15), 7, 1),
+    (15, "", 2, datetime(2026, 1, 12), 7, 1),
 )
 SEPTEMBER_INTAKE = {row[3].year: row[0] for row in INTAKES if row[1] == "September"}
 
 # (splz_id, full name, short name = reg_no code, prg_id, degree_name, weight)
 SPECIALIZATIONS = (
-    (1, "Bachelor of Information Technology", "BIT", "1", "Bachelor of Science", 15),
-    (2, "Bachelor of Science in Computer Science", "BCS", "1", "Bachelor of Science", 8),
-    (3, "Bachelor of Business Administration in Accounting", "ACC", "2", "BBA", 12),
-    (4, "Bachelor of Business Administration in Finance", "FIN", "2", "BBA", 6),
-    (5, "Bachelor of Business Administration in Marketing", "MKT", "2", "BBA", 4),
-    (6, "Bachelor of Business Administration in Management", "BBA", "2", "BBA", 10),
-    (7, "Bachelor of Education in Mathematics and Physics", "EMP", "3", "Bachelor of Education", 5),
+    (1, "Bachelor of Information Technology", "BIT", 1, "Bachelor of Science", 15),
+    (2, "Bachelor of Science in Computer Science", "BCS", 1, "Bachelor of Science", 8),
+    (3, "Bachelor of Business Administration in Accounting", "ACC", 2, "BBA", 12),
+    (4, "Bachelor of Business Administration in Finance", "FIN", 2, "BBA", 6),
+    (5, "Bachelor of Business Administration in Marketing", "MKT", 2, "BBA", 4),
+    (6, "Bachelor of Business Administration in Management", "BBA", 2, "BBA", 10),
+    (7, "Bachelor of Education in Mathematics and Physics", "EMP", 3, "Bachelor of Education", 5),
     (
         8,
         "Bachelor of Education in Languages (English–French)",
         "ELF",
-        "3",
+        3,
         "Bachelor of Education",
         4,
     ),
-    (9, "Bachelor of Science in Nursing", "NUR", "4", "Bachelor of Science", 10),
-    (10, "Bachelor of Science in Public Health", "BPH", "4", "Bachelor of Science", 8),
-    (11, "Bachelor of Science in Civil Engineering", "BCE", "5", "Bachelor of Science", 8),
-    (12, "Bachelor of Laws", "LLB", "6", "Bachelor of Laws", 6),
-    (13, None, "DEV", "7", "Bachelor of Arts", 4),
+    (9, "Bachelor of Science in Nursing", "NUR", 4, "Bachelor of Science", 10),
+    (10, "Bachelor of Science in Public Health", "BPH", 4, "Bachelor of Science", 8),
+    (11, "Bachelor of Science in Civil Engineering", "BCE", 5, "Bachelor of Science", 8),
+    (12, "Bachelor of Laws", "LLB", 6, "Bachelor of Laws", 6),
+    (13, "", "DEV", 7, "Bachelor of Arts", 4),
 )
 
+# (level_id, full name, short name, level_no, fee amount as the MIS keeps it: text)
 LEVELS = (
-    (1, "Year 1", "Y1", 1),
-    (2, "Year 2", "Y2", 2),
-    (3, "Year 3", "Y3", 3),
-    (4, "Year 4", "Y4", 4),
+    (1, "Year 1", "Y1", "1", "450000"),
+    (2, "Year 2", "Y2", "2", "450000"),
+    (3, "Year 3", "Y3", "3", "480000"),
+    (4, "Year 4", "Y4", "4", "480000"),
 )
 
-PROGRAM_MODES = ((1, "Day", "DAY"), (2, "Evening", "EVE"), (3, "Weekend", "WKD"))
-PROGRAM_TYPES = {1: "UG Day", 2: "UG Evening", 3: "UG Weekend"}
-MODE_WEIGHTS = (60, 26, 14)
+PROGRAM_MODES = ((1, "Full time", "FT"), (2, "Part time", "PT"), (3, "Distance learning", "DL"))
+# the study mode that goes with a programme type
+MODE_OF_TYPE = {1: 1, 2: 2, 3: 2, 4: 3}
 
-# (cntr_id, name, nationality, code, weight as country of birth)
+# (cntr_id, name, nationality, code, phone code, weight as country of birth). Ids as in the
+# MIS's country list: gaps everywhere.
 COUNTRIES = (
-    (1, "Rwanda", "Rwandan", "RW", 800),
-    (2, "Uganda", "Ugandan", "UG", 35),
-    (3, "Kenya", "Kenyan", "KE", 20),
-    (4, "Burundi", "Burundian", "BI", 40),
-    (5, "Democratic Republic of the Congo", "Congolese", "CD", 55),
-    (6, "Tanzania", "Tanzanian", "TZ", 12),
-    (7, "South Sudan", "South Sudanese", "SS", 8),
-    (8, "Ethiopia", "Ethiopian", "ET", 3),
-    (9, "Nigeria", "Nigerian", "NG", 4),
-    (10, "Cameroon", "Cameroonian", "CM", 3),
-    (11, "Côte d'Ivoire", "Ivorian", "CI", 3),
-    (12, "France", "French", "FR", 4),
-    (13, "Belgium", "Belgian", "BE", 4),
-    (14, "United Kingdom", "British", "GB", 3),
-    (15, "United States of America", "American", "US", 3),
-    (16, "India", "Indian", "IN", 2),
-    (17, "China", "Chinese", "CN", 1),
+    (178, "Rwanda", "Rwandan", "RW", "250", 800),
+    (221, "Uganda", "Ugandan", "UG", "256", 35),
+    (110, "Kenya", "Kenyan", "KE", "254", 20),
+    (35, "Burundi", "Burundian", "BI", "257", 40),
+    (49, "Democratic Republic of the Congo", "Congolese", "CD", "243", 55),
+    (208, "Tanzania", "Tanzanian", "TZ", "255", 12),
+    (197, "South Sudan", "South Sudanese", "SS", "211", 8),
+    (68, "Ethiopia", "Ethiopian", "ET", "251", 3),
+    (156, "Nigeria", "Nigerian", "NG", "234", 4),
+    (37, "Cameroon", "Cameroonian", "CM", "237", 3),
+    (52, "Côte d'Ivoire", "Ivorian", "CI", "225", 3),
+    (73, "France", "French", "FR", "33", 4),
+    (21, "Belgium", "Belgian", "BE", "32", 4),
+    (222, "United Kingdom", "British", "GB", "44", 3),
+    (223, "United States of America", "American", "US", "1", 3),
+    (99, "India", "Indian", "IN", "91", 2),
+    (44, "China", "Chinese", "CN", "86", 1),
 )
+RWANDA = 178
+_COUNTRY_BY_ID = {c[0]: c for c in COUNTRIES}
 
 # --------------------------------------------------------------------------------------------
 # People
@@ -315,12 +450,26 @@ INVALID_EMAILS = (
 )
 PHONE_JUNK = ("N/A", "0", "12345", "call me", "-", "0000000000")
 FREE_TEXT_COUNTRIES = ("Rwanda", "DRC", "Uganda ", "kigali", "Congo-Kinshasa", "Burundi")
-DANGLING_COUNTRIES = ("250", "99")
-ADDRESSES = (
-    "Kicukiro, Kigali", "Gasabo, Kigali", "Nyarugenge, Kigali", "Rwamagana", "Musanze",
-    "Huye", "Rubavu", "Nyagatare", "Muhanga", "Kayonza", "Bugesera", None,
-)  # fmt: skip
-STATUS_COMMENTS_ACTIVE = ("Registered", "Promoted", None)
+DANGLING_COUNTRIES = ("250", "999")
+STATUS_COMMENTS_ACTIVE = ("Registered", "Promoted", "")
+AVAILABILITY = ("", "", "Available")
+MARITAL_STATUSES = ("Single",) * 8 + ("Married", None)
+
+
+class _Random(random.Random):
+    """``random.Random`` with cheaper ``choice``/``randrange``/``randint`` (``int(random() * n)``,
+    as CPython itself does without getrandbits): the generator draws millions of them."""
+
+    def choice(self, seq):
+        return seq[int(self.random() * len(seq))]
+
+    def randrange(self, start: int, stop: int | None = None) -> int:  # type: ignore[override]
+        if stop is None:
+            return int(self.random() * start)
+        return start + int(self.random() * (stop - start))
+
+    def randint(self, a: int, b: int) -> int:
+        return a + int(self.random() * (b - a + 1))
 
 
 def _long_name(length: int) -> str:
@@ -360,6 +509,7 @@ def _norm(text: str | None) -> str:
 _PLANTED = frozenset(PLANTED_NAMESAKES)
 _PLANTED_NORM = frozenset((_norm(f), _norm(g)) for f, g in PLANTED_NAMESAKES)
 _EMPLOYEE_NORM = frozenset(_norm(name) for name in QBO_EMPLOYEE_NAMES)
+_REFUSED_AND_SPACE = str.maketrans("", "", ":\t\r\n ")
 
 # Hostile names for sprinkling past the showcase: (first, middle, family); weighted by repetition.
 NAME_SPRINKLES: tuple[tuple[str | None, str | None, str | None], ...] = (
@@ -396,10 +546,14 @@ def _email_tag(value: str | None) -> tuple[str | None, str | None]:
     return value, ("email_missing" if not value else "email_invalid")
 
 
-def _lookup_tag(value: str | None, valid: frozenset[str]) -> str | None:
+def _lookup_tag(value: str | int | None, valid: frozenset[str]) -> str | None:
     """The lookup-id anomaly a raw MIS value shows, or None for a clean valid id."""
     if value is None:
         return "lookup_id_null"
+    if isinstance(value, int):
+        if str(value) in valid:
+            return None
+        return "lookup_id_zero" if value == 0 else "lookup_id_dangling"
     if value == "":
         return "lookup_id_empty"
     if value.strip() != value:
@@ -411,40 +565,30 @@ def _lookup_tag(value: str | None, valid: frozenset[str]) -> str | None:
     return None if value in valid else "lookup_id_dangling"
 
 
-def _hostile_ids(
-    valid: frozenset[str], nullable: bool
-) -> tuple[tuple[str | None, str | None], ...]:
-    spaced_target = "12" if "12" in valid else "3"
-    values: list[str | None] = ["", "0", f" {spaced_target}", "3 ", "99", "abc"]
-    if nullable:
-        values.insert(0, None)
-    return tuple((v, _lookup_tag(v, valid)) for v in values)
-
-
 _VALID_CAMPUS = frozenset(str(c[0]) for c in CAMPUSES)
 _VALID_INTAKE = frozenset(str(i[0]) for i in INTAKES)
 _VALID_SPLZ = frozenset(str(s[0]) for s in SPECIALIZATIONS)
 _VALID_LEVEL = frozenset(str(lv[0]) for lv in LEVELS)
 _VALID_MODE = frozenset(str(m[0]) for m in PROGRAM_MODES)
 _VALID_COUNTRY = frozenset(str(c[0]) for c in COUNTRIES)
-_VALID_BY_COLUMN = {
-    "camp_id": _VALID_CAMPUS,
-    "intake_id": _VALID_INTAKE,
-    "opt_1": _VALID_SPLZ,
-    "splz_id": _VALID_SPLZ,
-    "level_id": _VALID_LEVEL,
-    "prg_mode_id": _VALID_MODE,
-    "cntr_id": _VALID_COUNTRY,
-}
-# extra hostile values that read like data: a deleted campus, a short name stored as an id
-_EXTRA_HOSTILE = {"camp_id": ("4", "KGL")}
+_VALID_PROGRAM_TYPE = frozenset(str(t[0]) for t in PROGRAM_TYPES)
 
 
-def _hostile_for(column: str, nullable: bool) -> tuple[tuple[str | None, str | None], ...]:
-    valid = _VALID_BY_COLUMN[column]
-    base = _hostile_ids(valid, nullable)
-    extra = tuple((v, _lookup_tag(v, valid)) for v in _EXTRA_HOSTILE.get(column, ()))
-    return base + extra
+def _hostile(
+    values: tuple[str | int | None, ...], valid: frozenset[str]
+) -> tuple[tuple[str | int | None, str | None], ...]:
+    return tuple((v, _lookup_tag(v, valid)) for v in values)
+
+
+def _hostile_string(valid: frozenset[str], extra: tuple[str, ...] = ()) -> tuple:
+    """What a VARCHAR id column can hold besides a good id (NULL, '', '0', spaces, junk)."""
+    spaced = "12" if "12" in valid else "3"
+    return _hostile((None, "", "0", f" {spaced}", "3 ", "99", "abc", *extra), valid)
+
+
+def _hostile_int(valid: frozenset[str], dangling: tuple[int, ...], nullable: bool) -> tuple:
+    """What an INT id column can hold besides a good id: NULL (if allowed), 0, a missing id."""
+    return _hostile(((None,) if nullable else ()) + (0, *dangling), valid)
 
 
 def _expand(items: tuple, weights: tuple[int, ...]) -> tuple:
@@ -452,18 +596,33 @@ def _expand(items: tuple, weights: tuple[int, ...]) -> tuple:
     return tuple(item for item, w in zip(items, weights, strict=True) for _ in range(w))
 
 
-_CAMPUS_PICK = _expand(tuple(str(c[0]) for c in CAMPUSES), CAMPUS_WEIGHTS)
+_CAMPUS_PICK = _expand(tuple(c[0] for c in CAMPUSES), CAMPUS_WEIGHTS)
 _SPLZ_PICK = _expand(SPECIALIZATIONS, tuple(s[5] for s in SPECIALIZATIONS))
-_MODE_PICK = _expand((1, 2, 3), MODE_WEIGHTS)
-_COUNTRY_PICK = _expand(tuple(str(c[0]) for c in COUNTRIES), tuple(c[4] for c in COUNTRIES))
+_PROGRAM_TYPE_PICK = _expand(tuple(t[0] for t in PROGRAM_TYPES), tuple(t[3] for t in PROGRAM_TYPES))
+_COUNTRY_PICK = _expand(tuple(c[0] for c in COUNTRIES), tuple(c[5] for c in COUNTRIES))
 _INTAKE_STARTS = [row[3] for row in INTAKES]
+
+# What the earlier system wrote in student custom fields for each lookup id.
+_LEGACY_NAMES: dict[str, dict[int, str]] = {
+    "campus": {c[0]: c[1] for c in CAMPUSES},
+    "level": {lv[0]: lv[1] for lv in LEVELS},
+    "program": {s[0]: s[1] for s in SPECIALIZATIONS},
+    "intake": {i[0]: f"{i[1]} {i[2]}".strip() for i in INTAKES},
+    "program_type": {t[0]: t[1] for t in PROGRAM_TYPES},
+}
 
 
 # --------------------------------------------------------------------------------------------
 # The showcase: anomalies among the first SHOWCASE_ROWS rows of each customer table
 # --------------------------------------------------------------------------------------------
-# Each entry maps a column (or "name" / "regs") to its forced value and anomaly tag. Names are
-# (first, middle, family); their tags come from classifying the value, so none are given here.
+# Each entry maps a column (or "name" / "regs" / "failure") to its forced value and anomaly tag.
+# Names are (first, middle, family); their tags come from classifying the value, so none are
+# given here. "failure" documents a planted failure (see PLANTED_FAILURES).
+
+_BLANK_REG_NO = (
+    "RegNo is blank in the MIS: the student cannot be identified in QuickBooks (the product "
+    "refuses to send it); the registrar must enter the student's RegNo"
+)
 
 APPLICANT_SHOWCASE: tuple[dict, ...] = (
     {"name": ("John", None, "Doe")},
@@ -480,11 +639,20 @@ APPLICANT_SHOWCASE: tuple[dict, ...] = (
     {"name": ("  Grace ", None, "Ingabire ")},
     {"name": ("Eric", None, None)},
     {"phone1": ("N/A", "phone_junk"), "sex": ("Male", "sex_nonstandard")},
+    {
+        "name": (":", None, "\t:"),
+        "email1": _email_tag("n/a"),
+        "phone1": ("N/A", "phone_junk"),
+    },
     {"name": (None, None, "Tuyishime")},
     {"name": ("   ", None, "  ")},
     {"name": ("John", None, "Doe"), "email1": _email_tag("john doe@gmail.com")},
     {"name": ("Dieudonné", "Jean-Baptiste", "Hakizimana")},
-    {"intake_id": ("abc", "lookup_id_non_numeric"), "level_id": ("0", "lookup_id_zero")},
+    {
+        "intake_id": (None, "lookup_id_null"),
+        "level_id": (0, "lookup_id_zero"),
+        "opt_1": ("abc", "lookup_id_non_numeric"),
+    },
     {"name": ("Aline\t", None, "Uwase")},
     {"name": ("Patience", None, "Mutesi\n")},
     {"name": ("JOHN", None, "DOE"), "opt_1": ("3 ", "lookup_id_spaced")},
@@ -492,9 +660,13 @@ APPLICANT_SHOWCASE: tuple[dict, ...] = (
     {"name": (_OVERLONG, None, "Mukandayisenga")},
     {"name": ("Jean Claude", None, "Habimana"), "camp_id": (None, "lookup_id_null")},
     {"nation_Id_passPort_no": ("spaced", "national_id_spaced"), "sex": ("", "sex_missing")},
-    {"name": ("john", None, "doe"), "prg_mode_id": ("", "lookup_id_empty")},
+    {
+        "name": ("john", None, "doe"),
+        "camp_id": ("", "lookup_id_empty"),
+        "prg_mode_id": (0, "lookup_id_zero"),
+    },
     {"name": ("Brian", None, "O'Brien"), "email1": _email_tag("x@y")},
-    {"name": ("Françoise", "Marie-Claire", "N'Guessan"), "country_of_birth": ("11", None)},
+    {"name": ("Françoise", "Marie-Claire", "N'Guessan"), "country_of_birth": ("52", None)},
     {"country_of_birth": ("DRC", "birth_country_free_text"), "sex": ("female", "sex_nonstandard")},
     {"country_of_birth": ("250", "birth_country_dangling"), "phone1": (None, "phone_missing")},
     {"name": (" John", None, "Doe  "), "email1": _email_tag("n/a")},
@@ -502,7 +674,7 @@ APPLICANT_SHOWCASE: tuple[dict, ...] = (
     {
         "phone1": ("+256 772 123456", "phone_foreign"),
         "nation_Id_passPort_no": ("B1234567", "national_id_passport"),
-        "country_of_birth": ("2", None),
+        "country_of_birth": ("221", None),
     },
     {"email1": ("", "email_missing"), "dob": (None, "dob_missing")},
     {"name": (_OVER_LIMIT, None, "Uwamahoro"), "tracking_id": (None, "tracking_id_missing")},
@@ -518,7 +690,7 @@ APPLICANT_SHOWCASE: tuple[dict, ...] = (
         "email1": (" grace.peace@gmail.com ", "email_padded"),
         "dob": (datetime(1900, 1, 1), "dob_placeholder"),
     },
-    {"phone1": ("+254 712 345678", "phone_foreign"), "intake_id": ("42", "lookup_id_dangling")},
+    {"phone1": ("+254 712 345678", "phone_foreign"), "intake_id": (42, "lookup_id_dangling")},
     {"email1": (None, "email_missing"), "phone1": ("call me", "phone_junk")},
 )
 
@@ -528,21 +700,22 @@ STUDENT_SHOWCASE: tuple[dict, ...] = (
     {"name": ("Jean Claude", None, "Habimana"), "regs": "several"},
     {"email1": _email_tag("john@")},
     {"name": ("Françoise", None, "Uwase"), "regs": "inactive_newer"},
+    {"reg_no": (" ", "reg_no_blank"), "regs": "none", "failure": ("reg_no", _BLANK_REG_NO)},
     {"name": ("John", None, "Doe"), "regs": "same_date_tie"},
     {"name": ("", None, "")},
-    {"regs": "spaced_ids", "cntr_id": (" 1", "lookup_id_spaced")},
+    {"regs": "spaced_ids", "cntr_id": (None, "lookup_id_null")},
     {"name": ("Jean-Baptiste", "Théogène", "Nsengiyumva"), "regs": "dangling_ids"},
     {"name": ("Peace", None, "O'Brien"), "regs": "all_inactive"},
     {"name": ("John", None, "Doe"), "email1": _email_tag("none")},
     {"name": ("Marie: Claire", None, "Uwimana")},
-    {"cntr_id": ("99", "lookup_id_dangling"), "regs": "none"},
+    {"cntr_id": (999, "lookup_id_dangling"), "regs": "none"},
     {"name": ("  ", None, " ")},
     {"name": ("Brian", None, None), "sex": ("Male", "sex_nonstandard")},
-    {"name": (None, None, "Iradukunda"), "cntr_id": ("0", "lookup_id_zero")},
+    {"name": (None, None, "Iradukunda"), "cntr_id": (0, "lookup_id_zero")},
     {"name": ("Aline", None, "Mugisha\t")},
     {"name": ("Jean\nBosco", None, "Ntwari"), "regs": "several"},
     {"name": ("Jean Claude", None, "Habimana"), "regs": "inactive_newer"},
-    {"name": ("jean claude", None, "habimana "), "cntr_id": ("", "lookup_id_empty")},
+    {"name": ("jean claude", None, "habimana "), "cntr_id": (250, "lookup_id_dangling")},
     {"name": (_OVERLONG, None, _OVERLONG)},
     {"name": ("Gloria", None, _OVER_LIMIT), "regs": "same_date_tie"},
     {"phone1": ("+250 788 123 456", "phone_rw_formatted"), "sex": ("", "sex_missing")},
@@ -550,23 +723,28 @@ STUDENT_SHOWCASE: tuple[dict, ...] = (
     {"national_id": ("spaced", "national_id_spaced"), "sex": ("female", "sex_nonstandard")},
     {
         "national_id": ("PC123456", "national_id_passport"),
-        "cntr_id": ("abc", "lookup_id_non_numeric"),
+        "prg_type": (9, "program_type_dangling"),
     },
     {"email1": (_OVERLONG, "email_overlong"), "phone1": ("078-812-3456", "phone_rw_formatted")},
     {"email1": _email_tag("x@y"), "phone1": ("+254 712 345678", "phone_foreign")},
-    {"email1": _email_tag("john doe@gmail.com"), "prg_type": ("", "program_type_empty")},
+    {"email1": _email_tag("john doe@gmail.com"), "prg_type": (None, "program_type_missing")},
     {"email1": _email_tag("aline.uwase@gmail.com."), "phone1": (None, "phone_missing")},
     {"name": ("Émilienne", None, "Kayitesi"), "email1": (None, "email_missing")},
     {"name": ("Josée", "Dieudonné", "Mutesi"), "email1": ("", "email_missing")},
     {"name": ("Jean d'Amour", None, "N'Guessan"), "national_id": (None, "national_id_missing")},
     {"name": ("Jean Claude", None, "Habimana"), "regs": "several"},
     {"name": ("John", None, "Doe"), "regs": "none"},
+    {"reg_no": ("", "reg_no_blank"), "regs": "none", "failure": ("reg_no", _BLANK_REG_NO)},
     {"name": ("JOHN", None, "DOE"), "dob": (None, "dob_missing")},
     {"phone1": ("0788123456 / 0722654321", "phone_multiple_numbers"), "regs": "all_inactive"},
     {"email1": (" grace.peace@gmail.com ", "email_padded"), "regs": "spaced_ids"},
     {"name": ("Patience", None, "Habimana"), "dob": (datetime(1900, 1, 1), "dob_placeholder")},
     {"name": ("Théoneste", None, "Habimana"), "email1": _email_tag("n/a")},
-    {"phone1": ("0", "phone_junk"), "regs": "dangling_ids"},
+    {
+        "phone1": ("0", "phone_junk"),
+        "regs": "dangling_ids",
+        "prg_type": (0, "program_type_missing"),
+    },
 )
 
 
@@ -580,6 +758,31 @@ def _place(entries: tuple[dict, ...]) -> dict[int, dict]:
 _APPLICANT_SHOWCASE = _place(APPLICANT_SHOWCASE)
 _STUDENT_SHOWCASE = _place(STUDENT_SHOWCASE)
 _EMPTY: dict = {}
+
+
+def _planted_failures() -> tuple[PlantedFailure, ...]:
+    found = []
+    for kind, table, placed, name_column in (
+        ("applicant", schema.applicants.name, _APPLICANT_SHOWCASE, "first_name"),
+        ("student", schema.students.name, _STUDENT_SHOWCASE, "fname"),
+    ):
+        for index, entry in sorted(placed.items()):
+            if "failure" not in entry:
+                continue
+            column, reason = entry["failure"]
+            if column in ("first_name", "fname"):
+                value: str | None = entry["name"][0]
+                column = name_column
+            else:
+                value = entry[column][0]
+            found.append(PlantedFailure(kind, table, index + 1, column, value, reason))
+    return tuple(found)
+
+
+# Records a registrar must fix in the MIS before they can be synced, at fixed rows of the
+# showcase (present whenever the table has at least ``row_id`` rows, so at the default sizes).
+# With history they stay untouched (status 0, no Id).
+PLANTED_FAILURES: tuple[PlantedFailure, ...] = _planted_failures()
 
 
 # --------------------------------------------------------------------------------------------
@@ -597,6 +800,7 @@ class _Identity:
     sex: tuple[str | None, str | None]
     dob: tuple[datetime | None, str | None]
     reg_no: str
+    reg_no_tag: str | None
     cohort: int
     splz: tuple
 
@@ -604,39 +808,51 @@ class _Identity:
 class _Generator:
     """Builds the rows chunk by chunk and counts the anomalies it puts in them."""
 
-    def __init__(self, seed: int, n_applicants: int, n_students: int, sqlite: bool) -> None:
-        master = random.Random(seed)
+    def __init__(
+        self,
+        seed: int,
+        n_applicants: int,
+        n_students: int,
+        sqlite: bool,
+        history: EarlierSystem | None = None,
+    ) -> None:
+        master = _Random(seed)
         self.applicant_seed = master.getrandbits(64)
         self.student_seed = master.getrandbits(64)
         self.n_applicants = n_applicants
         self.n_students = n_students
         self.sqlite = sqlite
+        self.history = history
         self.counts = dict.fromkeys(ANOMALY_CATEGORIES, 0)
         self.registrations = 0
         self.twins = min(round(TWIN_SHARE * n_students), n_applicants)
-        app, stu = mis_tables.applicants.c, mis_tables.students.c
+        app, stu = schema.applicants, schema.students
         self.limits = {
-            "first_name": app.first_name.type.length,
-            "middlename": app.middlename.type.length,
-            "family_name": app.family_name.type.length,
-            "fname": stu.fname.type.length,
-            "s_middlename": stu.middlename.type.length,
-            "lname": stu.lname.type.length,
-            "app_email": app.email1.type.length,
-            "stu_email": stu.email1.type.length,
+            "first_name": schema.length(app, "first_name"),
+            "middlename": schema.length(app, "middlename"),
+            "family_name": schema.length(app, "family_name"),
+            "fname": schema.length(stu, "fname"),
+            "s_middlename": schema.length(stu, "middlename"),
+            "lname": schema.length(stu, "lname"),
+            "app_email": schema.length(app, "email1"),
+            "stu_email": schema.length(stu, "email1"),
         }
         self.hostile = {
-            "camp_id": _hostile_for("camp_id", True),
-            "intake_id": _hostile_for("intake_id", True),
-            "opt_1": _hostile_for("opt_1", True),
-            "level_id": _hostile_for("level_id", True),
-            "prg_mode_id": _hostile_for("prg_mode_id", True),
-            "cntr_id": _hostile_for("cntr_id", False),
-            "reg_camp_id": _hostile_for("camp_id", False),
-            "reg_intake_id": _hostile_for("intake_id", False),
-            "reg_splz_id": _hostile_for("splz_id", False),
-            "reg_level_id": _hostile_for("level_id", False),
-            "reg_prg_mode_id": _hostile_for("prg_mode_id", False),
+            # VARCHAR(155) on applicants
+            "camp_id": _hostile_string(_VALID_CAMPUS, ("4", "KGL")),
+            "opt_1": _hostile_string(_VALID_SPLZ),
+            # INT on applicants and students
+            "intake_id": _hostile_int(_VALID_INTAKE, (42, 99), nullable=True),
+            "level_id": _hostile_int(_VALID_LEVEL, (9, 99), nullable=True),
+            "prg_mode_id": _hostile_int(_VALID_MODE, (9,), nullable=True),
+            "cntr_id": _hostile_int(_VALID_COUNTRY, (999, 250), nullable=True),
+            # INT NOT NULL on registrations; their prg_type is a VARCHAR(20)
+            "reg_camp_id": _hostile_int(_VALID_CAMPUS, (99, 4), nullable=False),
+            "reg_intake_id": _hostile_int(_VALID_INTAKE, (99,), nullable=False),
+            "reg_splz_id": _hostile_int(_VALID_SPLZ, (99,), nullable=False),
+            "reg_level_id": _hostile_int(_VALID_LEVEL, (9,), nullable=False),
+            "reg_prg_mode_id": _hostile_int(_VALID_MODE, (9,), nullable=False),
+            "reg_prg_type": _hostile(("", "0", " 2", "2 ", "9", "Day"), _VALID_PROGRAM_TYPE),
         }
 
     # ---- shared pieces ------------------------------------------------------------------
@@ -702,6 +918,12 @@ class _Generator:
                 seen.add("name_accented")
             if "'" in part:
                 seen.add("name_apostrophe")
+        if (
+            ("name_with_colon" in seen or "name_with_tab_or_newline" in seen)
+            and not (first or "").translate(_REFUSED_AND_SPACE)
+            and not (family or "").translate(_REFUSED_AND_SPACE)
+        ):
+            seen.add("name_only_refused_characters")
         pair = (first, family)
         if pair in _PLANTED:
             seen.add("namesake_planted")
@@ -810,7 +1032,7 @@ class _Generator:
         r = rng.random()
         if r < 0.03:
             return (None if r < 0.02 else ""), "national_id_missing"
-        if born not in (None, "", "1") and rng.random() < 0.6:
+        if born not in (None, "", str(RWANDA)) and rng.random() < 0.6:
             prefix = rng.choice(("PC", "A", "B", "AK", "OP"))
             return f"{prefix}{rng.randrange(10**7):07d}", "national_id_passport"
         nid = self._rw_national_id(rng, dob, sex)
@@ -831,11 +1053,17 @@ class _Generator:
         return f"{nid[0]} {nid[1:5]} {nid[5]} {nid[6:13]} {nid[13]} {nid[14:]}"
 
     def _lookup(
-        self, rng: random.Random, key: str, clean: str, rate: float = FIELD_ANOMALY_RATE
-    ) -> tuple[str | None, str | None]:
+        self, rng: random.Random, key: str, clean: str | int, rate: float = FIELD_ANOMALY_RATE
+    ) -> tuple[Any, str | None]:
         if rng.random() < rate:
             return rng.choice(self.hostile[key])
         return clean, None
+
+    @staticmethod
+    def _parent_name(rng: random.Random, pool: tuple[str, ...]) -> str | None:
+        if rng.random() < 0.25:
+            return None
+        return f"{rng.choice(pool)} {rng.choice(RW_FAMILY)}"
 
     # ---- students ---------------------------------------------------------------------------
 
@@ -846,7 +1074,7 @@ class _Generator:
         return LAST_YEAR - 4 + offset, k - start + 1
 
     def student_identity(self, k: int) -> tuple[_Identity, random.Random]:
-        rng = random.Random(self.student_seed + k)
+        rng = _Random(self.student_seed + k)
         year, seq = self._cohort(k)
         splz = rng.choice(_SPLZ_PICK)
         showcase = _STUDENT_SHOWCASE.get(k, _EMPTY)
@@ -862,35 +1090,44 @@ class _Generator:
         else:
             first, middle, family = self._normal_names(rng, sex[0])
         dob = showcase.get("dob") or self._dob(rng, year)
-        identity = _Identity(
-            first, middle, family, sex, dob, f"{year}/{splz[2]}/{seq:04d}", year, splz
-        )
+        reg_no, reg_no_tag = showcase.get("reg_no") or (f"{year}/{splz[2]}/{seq:04d}", None)
+        identity = _Identity(first, middle, family, sex, dob, reg_no, reg_no_tag, year, splz)
         return identity, rng
 
     def student_chunks(self) -> Iterator[tuple[list[dict], list[dict]]]:
         students: list[dict] = []
         registrations: list[dict] = []
+        history = self.history
         for k in range(self.n_students):
             identity, rng = self.student_identity(k)
-            row, mode, campus = self._student_row(k, identity, rng)
+            row, program_type, campus = self._student_row(k, identity, rng)
             students.append(row)
             pattern = _STUDENT_SHOWCASE.get(k, _EMPTY).get("regs")
-            registrations.extend(self._registrations(rng, identity, mode, campus, pattern))
+            regs = self._registrations(rng, identity, program_type, campus, pattern)
+            registrations.extend(regs)
+            if history is not None and k >= SHOWCASE_ROWS and identity.reg_no.strip():
+                history.student(row, regs)
             if len(students) >= CHUNK_ROWS:
                 yield students, registrations
                 students, registrations = [], []
         if students:
             yield students, registrations
 
-    def _student_row(self, k: int, ident: _Identity, rng: random.Random) -> tuple[dict, int, str]:
+    def _student_row(self, k: int, ident: _Identity, rng: random.Random) -> tuple[dict, int, int]:
         showcase = _STUDENT_SHOWCASE.get(k, _EMPTY)
         limits = (self.limits["fname"], self.limits["s_middlename"], self.limits["lname"])
         self._classify_names(ident.first, ident.middle, ident.family, limits)
-        mode = rng.choice(_MODE_PICK)
+        program_type = rng.choice(_PROGRAM_TYPE_PICK)
         campus = rng.choice(_CAMPUS_PICK)
-        prg_type, prg_tag = showcase.get("prg_type") or (
-            (PROGRAM_TYPES[mode], None) if rng.random() > 0.004 else ("", "program_type_empty")
-        )
+        r = rng.random()
+        prg_type: int | None = program_type
+        prg_tag: str | None = None
+        if "prg_type" in showcase:
+            prg_type, prg_tag = showcase["prg_type"]
+        elif r < 0.004:
+            prg_type, prg_tag = (None if r < 0.002 else 0), "program_type_missing"
+        elif r < 0.006:
+            prg_type, prg_tag = 9, "program_type_dangling"
         born = rng.choice(_COUNTRY_PICK)
         cntr_id, cntr_tag = showcase.get("cntr_id") or self._lookup(rng, "cntr_id", born)
         sex, sex_tag = ident.sex
@@ -900,18 +1137,28 @@ class _Generator:
             if nid == "spaced":
                 nid = self._spaced_nid(self._rw_national_id(rng, dob, sex), narrow=True)
         else:
-            nid, nid_tag = self._national_id(rng, born, dob, sex, narrow=True)
+            nid, nid_tag = self._national_id(rng, str(born), dob, sex, narrow=True)
         phone1, phone_tag = showcase.get("phone1") or self._phone(rng)
         if "email1" in showcase:
             email1, email_tag = showcase["email1"]
             email1 = self._email_override(email1, "stu_email")
         else:
             email1, email_tag = self._email(rng, ident.first, ident.family, "stu_email", "student")
-        for tag in (prg_tag, cntr_tag, sex_tag, dob_tag, nid_tag, phone_tag, email_tag):
+        for tag in (
+            prg_tag,
+            cntr_tag,
+            sex_tag,
+            dob_tag,
+            nid_tag,
+            phone_tag,
+            email_tag,
+            ident.reg_no_tag,
+        ):
             if tag:
                 self.counts[tag] += 1
-        country = COUNTRIES[int(born) - 1]
-        nationality = country[2] if rng.random() < 0.7 else born
+        country = _COUNTRY_BY_ID[born]
+        nationality = country[2] if rng.random() < 0.7 else str(born)
+        rwandan = born == RWANDA
         row = {
             "per_id_ug": k + 1,
             "reg_no": ident.reg_no,
@@ -921,21 +1168,32 @@ class _Generator:
             "middlename": ident.middle,
             "lname": ident.family,
             "dob": dob,
+            "marital_status": rng.choice(MARITAL_STATUSES),
             "national_id": nid,
             "cntr_id": cntr_id,
+            "province": rng.randint(1, 5) if rwandan and rng.random() < 0.9 else None,
+            "district": rng.randint(1, 30) if rwandan and rng.random() < 0.85 else None,
             "nationality": nationality,
             "phone1": phone1,
             "phone2": self._rw_mobile(rng) if rng.random() < 0.2 else None,
             "email1": email1,
             "email2": None,
-            "address": rng.choice(ADDRESSES),
             "reg_date": datetime(ident.cohort, 9, 1, 9) + timedelta(minutes=rng.randrange(40_000)),
             "qk_id": None,
+            "pushed_by": schema.DEFAULT_PUSHED_BY,
+            "pushed_date": None,
+            "sync_token": None,
+            "QuickBk_status": 0,
         }
-        return row, mode, campus
+        return row, program_type, campus
 
     def _registrations(
-        self, rng: random.Random, ident: _Identity, mode: int, campus: str, pattern: str | None
+        self,
+        rng: random.Random,
+        ident: _Identity,
+        program_type: int,
+        campus: int,
+        pattern: str | None,
     ) -> list[dict]:
         counts = self.counts
         years_possible = min(3, LAST_YEAR - ident.cohort + 1)
@@ -962,6 +1220,8 @@ class _Generator:
             n = min(wanted, years_possible)
         splz_id, _full, _code, prg_id = ident.splz[:4]
         intake = SEPTEMBER_INTAKE.get(ident.cohort, SEPTEMBER_INTAKE[LAST_YEAR])
+        mode = MODE_OF_TYPE[program_type]
+        sponsor = rng.choice((1, 1, 1, 2, 3, None))
         rows: list[dict] = []
         for i in range(n):
             # a recent cohort cannot have a row per year: extra rows fall a month apart
@@ -971,20 +1231,22 @@ class _Generator:
                 {
                     "reg_prg_id": 0,
                     "reg_no": ident.reg_no,
-                    "intake_id": str(intake),
+                    "intake_id": intake,
                     "prg_id": prg_id,
-                    "splz_id": str(splz_id),
-                    "level_id": str(min(year - ident.cohort + 1, 4)),
-                    "prg_mode_id": str(mode),
-                    "prg_type": PROGRAM_TYPES[mode],
+                    "splz_id": splz_id,
+                    "level_id": min(year - ident.cohort + 1, 4),
+                    "prg_mode_id": mode,
+                    "prg_type": str(program_type),
+                    "year_id": i + 1,
                     "camp_id": campus,
-                    "year_id": str(year),
                     "reg_date": datetime(year, 9, 2, 8)
                     + later
                     + timedelta(minutes=rng.randrange(40_000)),
+                    "spon_id": sponsor,
                     "reg_active": 0,
                     "status_comment": rng.choice(STATUS_COMMENTS_ACTIVE) if i else "Registered",
-                    "Availability": "Available",
+                    "Availability": rng.choice(AVAILABILITY),
+                    "qk_id": None,
                 }
             )
         latest = rows[-1]
@@ -998,7 +1260,7 @@ class _Generator:
         elif pattern == "same_date_tie":
             # the same day registered twice (a campus correction): the higher reg_prg_id wins
             twin = dict(latest)
-            twin["camp_id"] = "2" if latest["camp_id"] != "2" else "3"
+            twin["camp_id"] = 2 if latest["camp_id"] != 2 else 3
             twin["status_comment"] = "Corrected campus"
             rows.append(twin)
             counts["registration_same_date_tie"] += 1
@@ -1007,15 +1269,18 @@ class _Generator:
             latest["status_comment"] = "Withdrawn"
             counts["student_only_inactive_registrations"] += 1
         elif pattern == "dangling_ids":
-            latest["camp_id"] = "99"
-            latest["splz_id"] = "99"
+            latest["camp_id"] = 4  # a campus deleted long ago
+            latest["splz_id"] = 99
             counts["lookup_id_dangling"] += 2
         elif pattern == "spaced_ids":
-            latest["camp_id"] = " 12"
-            latest["level_id"] = f"{latest['level_id']} "
-            counts["lookup_id_spaced"] += 2
+            latest["prg_type"] = f" {program_type}"
+            latest["level_id"] = 0
+            counts["lookup_id_spaced"] += 1
+            counts["lookup_id_zero"] += 1
         elif pattern == "odd_ids":
-            column = rng.choice(("camp_id", "intake_id", "splz_id", "level_id", "prg_mode_id"))
+            column = rng.choice(
+                ("camp_id", "intake_id", "splz_id", "level_id", "prg_mode_id", "prg_type")
+            )
             value, tag = rng.choice(self.hostile[f"reg_{column}"])
             latest[column] = value
             counts[tag] += 1
@@ -1038,11 +1303,20 @@ class _Generator:
         return (t_next - 1) * self.n_students // self.twins
 
     def applicant_chunks(self) -> Iterator[list[dict]]:
-        rng = random.Random(self.applicant_seed)
+        rng = _Random(self.applicant_seed)
         chunk: list[dict] = []
-        span = (datetime(LAST_YEAR, 8, 31) - datetime(LAST_YEAR - 4, 3, 1)).total_seconds()
+        span = (LAST_APPLICATION - FIRST_APPLICATION).total_seconds()
+        history = self.history
+        last = self.n_applicants - 1
         for j in range(self.n_applicants):
-            chunk.append(self._applicant_row(rng, j, span))
+            row = self._applicant_row(rng, j, span)
+            chunk.append(row)
+            if (
+                history is not None
+                and SHOWCASE_ROWS <= j < last
+                and row["appl_date"] >= EARLIER_SYSTEM_SINCE
+            ):
+                history.applicant(row)
             if len(chunk) >= CHUNK_ROWS:
                 yield chunk
                 chunk = []
@@ -1052,11 +1326,17 @@ class _Generator:
     def _applicant_row(self, rng: random.Random, j: int, span: float) -> dict:
         counts = self.counts
         showcase = _APPLICANT_SHOWCASE.get(j, _EMPTY)
+        if j == self.n_applicants - 1 and j >= SHOWCASE_ROWS:
+            showcase = {**showcase, "name": LAST_APPLICANT_NAME}
         twin = None if "name" in showcase else self._twin_student(j)
         jitter = rng.uniform(-10, 10) * 86_400
-        position = span * (j + 0.5) / max(self.n_applicants, 1)
+        position = span * ((j + 0.5) / max(self.n_applicants, 1)) ** _APPLICATION_CURVE
+        ident = None
         if twin is not None:
             ident, _ = self.student_identity(twin)
+            if not ident.reg_no.strip():
+                ident = None  # a student without a RegNo cannot be anyone's enrolment
+        if ident is not None:
             first, middle, family = ident.first, ident.middle, ident.family
             if not self.sqlite:  # a student's fname may be longer than first_name allows
                 first = first[: self.limits["first_name"]] if first else first
@@ -1066,7 +1346,7 @@ class _Generator:
             appl_date = datetime(ident.cohort, 9, 1) - timedelta(days=rng.uniform(20, 160))
             intake = SEPTEMBER_INTAKE[ident.cohort]
             opt_1 = str(ident.splz[0])
-            status = 3
+            status = 2
             counts["applicant_is_also_student"] += 1
         else:
             sex, sex_tag = showcase.get("sex") or self._sex(rng)
@@ -1079,13 +1359,17 @@ class _Generator:
                 first = self._resolve_name(first, "first_name")
             else:
                 first, middle, family = self._normal_names(rng, sex)
-            appl_date = datetime(LAST_YEAR - 4, 3, 1) + timedelta(seconds=position + jitter)
+            appl_date = FIRST_APPLICATION + timedelta(seconds=max(0.0, position + jitter))
+            appl_date = min(appl_date, LAST_APPLICATION)
             at = bisect.bisect_left(_INTAKE_STARTS, appl_date + timedelta(days=21))
             intake = INTAKES[min(at, len(INTAKES) - 1)][0]
             dob, dob_tag = showcase.get("dob") or self._dob(rng, appl_date.year)
             reg_no = "" if rng.random() < 0.02 else None
             opt_1 = str(rng.choice(_SPLZ_PICK)[0])
-            status = rng.choice((0, 1, 1, 1, 2, 4)) if appl_date.year < LAST_YEAR else 0
+            if appl_date >= datetime(LAST_YEAR, 6, 1):
+                status = rng.choice((0, 0, 1, 1, 1, 2))
+            else:
+                status = rng.choice((0, 1, 1, 2, 2, 2, 3, 3))
         if "sex" in showcase:
             sex, sex_tag = showcase["sex"]
         if "dob" in showcase:
@@ -1116,12 +1400,13 @@ class _Generator:
         else:
             email1, email_tag = self._email(rng, first, family, "app_email", "applicant")
         tags.append(email_tag)
-        camp_id, t1 = get("camp_id") or self._lookup(rng, "camp_id", rng.choice(_CAMPUS_PICK))
+        camp = str(rng.choice(_CAMPUS_PICK))
+        camp_id, t1 = get("camp_id") or self._lookup(rng, "camp_id", camp)
         opt_1, t2 = get("opt_1") or self._lookup(rng, "opt_1", opt_1)
-        intake_id, t3 = get("intake_id") or self._lookup(rng, "intake_id", str(intake))
-        level = "1" if rng.random() < 0.93 else rng.choice("234")
+        intake_id, t3 = get("intake_id") or self._lookup(rng, "intake_id", intake)
+        level = 1 if rng.random() < 0.93 else rng.randint(2, 4)
         level_id, t4 = get("level_id") or self._lookup(rng, "level_id", level)
-        mode = str(rng.choice(_MODE_PICK))
+        mode = MODE_OF_TYPE[rng.choice(_PROGRAM_TYPE_PICK)]
         mode_id, t5 = get("prg_mode_id") or self._lookup(rng, "prg_mode_id", mode)
         tags += (t1, t2, t3, t4, t5)
         tracking, tracking_tag = get("tracking_id") or (
@@ -1135,6 +1420,9 @@ class _Generator:
                 counts[tag] += 1
         opt_2 = str(rng.choice(_SPLZ_PICK)[0]) if rng.random() < 0.6 else None
         opt_3 = str(rng.choice(_SPLZ_PICK)[0]) if opt_2 and rng.random() < 0.5 else None
+        father = self._parent_name(rng, GIVEN_MALE[0])
+        mother = self._parent_name(rng, GIVEN_FEMALE[0])
+        balance = rng.choice((25_000.0, 50_000.0, 150_000.0)) if rng.random() < 0.03 else 0.0
         return {
             "appl_Id": j + 1,
             "tracking_id": tracking,
@@ -1148,7 +1436,12 @@ class _Generator:
             "email1": email1,
             "country_of_birth": born,
             "nation_Id_passPort_no": nid,
-            "present_nationality": born if born and born.isdigit() else "1",
+            "present_nationality": born if born and born.isdigit() else str(RWANDA),
+            "father_name": father,
+            "mother_name": mother,
+            "QuickBk_status": 0,
+            "pushed_by": schema.DEFAULT_PUSHED_BY,
+            "pushed_date": None,
             "camp_id": camp_id,
             "opt_1": opt_1,
             "opt_2": opt_2,
@@ -1156,16 +1449,21 @@ class _Generator:
             "intake_id": intake_id,
             "level_id": level_id,
             "prg_mode_id": mode_id,
-            "spon_id": rng.choice(("1", "1", "1", "2", "3", None)),
+            "spon_id": rng.choice((1, 1, 1, 2, 3, None)),
             "appl_date": appl_date.replace(microsecond=0),
             "status": status,
+            "quickbooks_id": None,
+            "sync_token": None,
+            "opening_balance": balance,
+            "opening_balance_synced": 0,
+            "opening_balance_id": None,
         }
 
     @staticmethod
     def _birth_country(rng: random.Random) -> tuple[str | None, str | None]:
         r = rng.random()
         if r < 0.97:
-            return rng.choice(_COUNTRY_PICK), None
+            return str(rng.choice(_COUNTRY_PICK)), None
         if r < 0.985:
             return rng.choice(FREE_TEXT_COUNTRIES), "birth_country_free_text"
         if r < 0.99:
@@ -1180,110 +1478,368 @@ class _Generator:
 
 def _lookup_rows() -> dict[str, list[dict]]:
     return {
-        mis_tables.campuses.name: [
+        schema.program_types.name: [
+            {"prg_type_id": tid, "prg_type_full_name": full, "prg_type_short_name": short}
+            for tid, full, short, _w in PROGRAM_TYPES
+        ],
+        schema.countries.name: [
+            {
+                "cntr_id": cid,
+                "cntr_code": code,
+                "cntr_name": name,
+                "cntr_nationality": nat,
+                "com_cntr_code": phone,
+            }
+            for cid, name, nat, code, phone, _w in COUNTRIES
+        ],
+        schema.campuses.name: [
             {
                 "camp_id": cid,
                 "camp_full_name": full,
                 "camp_short_name": short,
                 "camp_city": city,
+                "camp_yor": datetime(year, 1, 1),
                 "camp_active": active,
+                "camp_comments": "" if active else "Closed; old registrations only",
+                "quickbooks_id": None,
+                "quickbooks_status": None,
             }
-            for cid, full, short, city, active in CAMPUSES
+            for cid, full, short, city, year, active in CAMPUSES
         ],
-        mis_tables.intakes.name: [
+        schema.intakes.name: [
             {
                 "intake_id": iid,
-                "intake_month": month,
-                "intake_no": no,
-                "intake_start": start,
+                "prg_type": "1",
                 "acad_cycle_id": cycle,
-                "prg_type": "UG",
+                "intake_no": no,
+                "intake_month": month,
+                "intake_start": start,
+                "intake_end": start + timedelta(days=290),
                 "status": status,
             }
             for iid, month, no, start, cycle, status in INTAKES
         ],
-        mis_tables.specializations.name: [
+        schema.specializations.name: [
             {
                 "splz_id": sid,
+                "prg_id": prg,
+                "prg_type": "1",
                 "splz_full_name": full,
                 "splz_short_name": short,
-                "prg_id": prg,
                 "degree_name": degree,
+                "status": 1,
             }
             for sid, full, short, prg, degree, _w in SPECIALIZATIONS
         ],
-        mis_tables.levels.name: [
-            {"level_id": lid, "level_full_name": full, "level_short_name": short, "level_no": no}
-            for lid, full, short, no in LEVELS
+        schema.levels.name: [
+            {
+                "level_id": lid,
+                "level_no": no,
+                "level_full_name": full,
+                "level_short_name": short,
+                "amount": amount,
+                "status": 1,
+            }
+            for lid, full, short, no, amount in LEVELS
         ],
-        mis_tables.program_modes.name: [
+        schema.program_modes.name: [
             {"prg_mode_id": mid, "prg_mode_full_name": full, "prg_mode_short_name": short}
             for mid, full, short in PROGRAM_MODES
         ],
-        mis_tables.countries.name: [
-            {"cntr_id": cid, "cntr_name": name, "cntr_nationality": nat, "cntr_code": code}
-            for cid, name, nat, code, _w in COUNTRIES
-        ],
     }
 
 
 # --------------------------------------------------------------------------------------------
-# Schema and the public entry point
+# The database: schema, marker, writing
 # --------------------------------------------------------------------------------------------
+
+_MARKER_NOTE = (
+    "Created by the demo MIS generator (sync_core.demo.data): demo-db --replace may drop and "
+    "recreate this database's MIS tables"
+)
+_STATEMENT_CHARS = 1_000_000  # one multi-row INSERT stays far below max_allowed_packet (4 MiB+)
+_BACKSLASH_ESCAPES = str.maketrans(
+    {"\\": "\\\\", "'": "\\'", '"': '\\"', "\0": "\\0", "\n": "\\n", "\r": "\\r", "\x1a": "\\Z"}
+)
+_NO_BACKSLASH_ESCAPES = str.maketrans({"'": "''"})
+_ESCAPED_CHARACTERS = re.compile("[\\\\'\"\x00\n\r\x1a]")
 
 
 def demo_tables() -> dict[str, sa.Table]:
-    """The MIS tables as a university has them (no tracking columns but students' qk_id)."""
-    target = sa.MetaData()
-    return {
-        t.name: mis_tables.mis_table_as_found(t, target) for t in mis_tables.metadata.sorted_tables
-    }
+    """The demo's MIS tables (its own declarations, :mod:`sync_core.demo.schema`) by name, in
+    the order they are filled; the marker table is not among them."""
+    return {t.name: t for t in schema.MIS_TABLES}
+
+
+def _where(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _table_names(engine: Engine) -> dict[str, str]:
+    """Tables in the database, by case-folded name (MySQL on Windows folds names)."""
+    return {name.casefold(): name for name in sa.inspect(engine).get_table_names()}
+
+
+def read_demo_marker(engine: Engine) -> DemoMarker | None:
+    """What the demo marker in this database says, or None when the demo did not create it."""
+    if schema.MARKER_TABLE.casefold() not in _table_names(engine):
+        return None
+    marker = schema.marker
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(marker).order_by(marker.c.id).limit(1)).first()
+    if row is None:
+        return None
+    return DemoMarker(
+        created_at=row.created_at,
+        generator_version=row.generator_version,
+        seed=row.seed,
+        applicants=row.applicants,
+        students=row.students,
+        with_history=bool(row.with_history),
+    )
 
 
 def _drop_tables(engine: Engine, names: list[str]) -> None:
-    # Our qbsync_ tables may reference each other: drop children first, and on MySQL switch
-    # foreign key checks off for this connection so that tables unknown to us drop too.
-    known_order = [t.name for t in reversed(app_tables.metadata.sorted_tables)]
-    ordered = sorted(names, key=lambda n: known_order.index(n) if n in known_order else -1)
+    # On MySQL switch foreign key checks off for this connection, in case someone made a table
+    # of theirs reference one of ours.
     with engine.begin() as conn:
-        mysql = engine.dialect.name in ("mysql", "mariadb")
+        mysql = is_mysql(engine)
         if mysql:
             conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
         try:
-            for name in ordered:
+            for name in names:
                 conn.execute(sa.schema.DropTable(sa.Table(name, sa.MetaData()), if_exists=True))
         finally:
             if mysql:
                 conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
 
 
-def _tables_with_rows(conn: Connection, tables: list[sa.Table]) -> list[str]:
+def _tables_with_rows(conn: Connection, names: list[str]) -> list[str]:
     return [
-        t.name
-        for t in tables
-        if conn.execute(sa.select(sa.literal(1)).select_from(t).limit(1)).first() is not None
+        name
+        for name in names
+        if conn.execute(sa.select(sa.literal(1)).select_from(sa.table(name)).limit(1)).first()
+        is not None
     ]
 
 
-def _prepare_schema(engine: Engine, tables: dict[str, sa.Table], replace: bool) -> None:
-    existing = set(sa.inspect(engine).get_table_names())
-    if replace:
-        doomed = [n for n in existing if n in tables or n.startswith("qbsync_")]
-        if doomed:
-            _drop_tables(engine, doomed)
-        existing = set()
-    present = [tables[n] for n in tables if n in existing]
-    if present:
+def _prepare_schema(engine: Engine, replace: bool) -> None:
+    """Refuse a database holding MIS tables the demo did not create; drop the demo's own tables
+    (and marker) when replacing; create the tables and the marker table."""
+    existing = _table_names(engine)
+    present = [
+        existing[t.name.casefold()] for t in schema.MIS_TABLES if t.name.casefold() in existing
+    ]
+    marker = existing.get(schema.MARKER_TABLE.casefold())
+    if present and marker is None:
+        action = "drop and recreate" if replace else "fill"
+        raise DemoDatabaseRefused(
+            f"{_where(engine)} holds MIS tables the demo did not create ({', '.join(present)}): "
+            f"the demo generator will not {action} them. It only replaces a database it created "
+            f"itself (one with its {schema.MARKER_TABLE} table); use an empty database for a demo."
+        )
+    if present and not replace:
         with engine.connect() as conn:
             filled = _tables_with_rows(conn, present)
         if filled:
-            raise ValueError(
+            raise DemoDatabaseRefused(
                 f"{', '.join(filled)} already hold rows; the demo data is only written into "
-                "empty tables (pass replace=True to drop and recreate the MIS tables)"
+                "empty tables (pass replace=True to drop and recreate the demo's tables)"
             )
-    missing = [t for name, t in tables.items() if name not in existing]
-    if missing:
-        next(iter(tables.values())).metadata.create_all(engine, tables=missing, checkfirst=True)
+    doomed = present + ([marker] if marker else [])
+    if doomed:  # only the demo's MIS tables and its marker: never the product's qbsync_ tables
+        _drop_tables(engine, doomed)
+    schema.metadata.create_all(engine, tables=list(schema.MIS_TABLES))
+    schema.marker_metadata.create_all(engine)
+
+
+def _write_marker(
+    engine: Engine, seed: int, applicants: int, students: int, with_history: bool
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            schema.marker.insert(),
+            {
+                "id": 1,
+                "created_at": datetime.now().replace(microsecond=0),
+                "generator_version": GENERATOR_VERSION,
+                "seed": seed,
+                "applicants": applicants,
+                "students": students,
+                "with_history": int(with_history),
+                "note": _MARKER_NOTE,
+            },
+        )
+
+
+class _SQLiteWriter:
+    """Inserts generated rows with SQLAlchemy's executemany, one transaction per call."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.conn = engine.connect()
+
+    def write(self, batches: list[tuple[sa.Table, list[dict]]]) -> None:
+        with self.conn.begin():
+            for table, rows in batches:
+                if rows:
+                    self.conn.execute(table.insert(), rows)
+
+    def close(self, failed: bool = False) -> None:
+        self.conn.close()
+
+
+class _MySQLWriter:
+    """Inserts generated rows into MySQL/MariaDB, one transaction per call.
+
+    The multi-row INSERT statements are built here (PyMySQL's per-value escaping and
+    SQLAlchemy's per-row parameter handling would otherwise take most of the time), with values
+    escaped as the session's sql_mode requires. A thread of its own sends them on a DBAPI
+    connection of its own while the next rows are generated, so the server's time overlaps
+    Python's; at most a few transactions wait in between.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.raw = engine.raw_connection()
+        self.quote = engine.dialect.identifier_preparer.quote
+        cursor = self.raw.cursor()
+        try:
+            cursor.execute("SELECT @@SESSION.sql_mode")
+            mode = str((cursor.fetchone() or ("",))[0] or "")
+        finally:
+            cursor.close()
+        self.raw.commit()
+        no_backslash = "NO_BACKSLASH_ESCAPES" in mode.upper()
+        escapes = _NO_BACKSLASH_ESCAPES if no_backslash else _BACKSLASH_ESCAPES
+        special = _ESCAPED_CHARACTERS.search
+
+        def text(value: str) -> str:
+            return "'" + (value.translate(escapes) if special(value) else value) + "'"
+
+        self.literal: dict[type, Any] = {
+            str: text,
+            int: int.__repr__,
+            float: float.__repr__,
+            bool: lambda value: "1" if value else "0",
+            type(None): lambda _value: "NULL",
+            datetime: lambda value: "'" + value.isoformat(" ") + "'",
+        }
+        self.queue: queue.Queue[list[str] | None] = queue.Queue(maxsize=3)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._send, name="demo-mis-writer", daemon=True)
+        self.thread.start()
+
+    def _send(self) -> None:
+        while True:
+            statements = self.queue.get()
+            if statements is None:
+                return
+            try:
+                cursor = self.raw.cursor()
+                try:
+                    for statement in statements:
+                        cursor.execute(statement)
+                finally:
+                    cursor.close()
+                self.raw.commit()
+            except BaseException as exc:  # handed to the generating thread
+                self.error = exc
+                with suppress(Exception):
+                    self.raw.rollback()
+                return
+
+    def _put(self, item: list[str] | None) -> None:
+        while True:
+            if self.error is not None:
+                raise self.error
+            try:
+                self.queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                if self.error is not None:
+                    raise self.error from None
+                if not self.thread.is_alive():
+                    raise RuntimeError("the demo database writer stopped") from None
+
+    def write(self, batches: list[tuple[sa.Table, list[dict]]]) -> None:
+        statements: list[str] = []
+        for table, rows in batches:
+            if rows:
+                statements += self._statements(table, rows)
+        self._put(statements)
+
+    def _statements(self, table: sa.Table, rows: list[dict]) -> list[str]:
+        columns = list(rows[0])
+        quote = self.quote
+        head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES "
+        values = operator.itemgetter(*columns)
+        literal = self.literal
+        statements: list[str] = []
+        parts: list[str] = []
+        size = 0
+        for row in rows:
+            part = "(" + ",".join([literal[type(v)](v) for v in values(row)]) + ")"
+            parts.append(part)
+            size += len(part)
+            if size > _STATEMENT_CHARS:
+                statements.append(head + ",".join(parts))
+                parts, size = [], 0
+        if parts:
+            statements.append(head + ",".join(parts))
+        return statements
+
+    def close(self, failed: bool = False) -> None:
+        """Wait for what is queued (unless ``failed``: then stop after the current one)."""
+        try:
+            if failed:
+                while True:  # drop what was not sent yet
+                    try:
+                        self.queue.get_nowait()
+                    except queue.Empty:
+                        break
+            if self.thread.is_alive():
+                self._put(None)
+                self.thread.join()
+            if self.error is not None and not failed:
+                raise self.error
+        finally:
+            self.raw.close()
+
+
+@contextmanager
+def _writer(engine: Engine) -> Iterator[_SQLiteWriter | _MySQLWriter]:
+    writer = _MySQLWriter(engine) if is_mysql(engine) else _SQLiteWriter(engine)
+    try:
+        yield writer
+    except BaseException:
+        writer.close(failed=True)
+        raise
+    writer.close()
+
+
+# --------------------------------------------------------------------------------------------
+# The public entry points
+# --------------------------------------------------------------------------------------------
+
+
+def _check_arguments(applicants: Any, students: Any, seed: Any) -> None:
+    for name, value in (("applicants", applicants), ("students", students)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidRequest(f"{name} must be a non-negative integer, not {value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed < 2**63:
+        raise InvalidRequest(f"seed must be an integer that fits 64 bits, not {seed!r}")
+
+
+def _generator(
+    sqlite: bool, seed: int, applicants: int, students: int, with_history: bool
+) -> _Generator:
+    history = EarlierSystem(seed, _LEGACY_NAMES) if with_history else None
+    return _Generator(seed, applicants, students, sqlite=sqlite, history=history)
+
+
+def _customers(generator: _Generator) -> list[dict[str, Any]]:
+    if generator.history is None:
+        return []
+    return generator.history.customers + copy.deepcopy(list(HAND_TYPED_CUSTOMERS))
 
 
 def create_demo_database(
@@ -1292,41 +1848,100 @@ def create_demo_database(
     students: int = 1200,
     seed: int = 2025,
     replace: bool = False,
+    with_history: bool = False,
 ) -> DemoSummary:
-    """Create the MIS tables as found and fill them with reproducible demo data.
+    """Create the MIS tables as universities have them and fill them with reproducible demo
+    data; mark the database as a demo (the ``qbsync_demo_marker`` table).
 
-    Raises ValueError when MIS tables already hold rows and ``replace`` is False; with
-    ``replace=True`` the MIS tables and every ``qbsync_`` table are dropped first (their sync
-    state belongs to the old data). Rows are generated and inserted in chunks, so memory stays
-    flat at any size; each chunk is committed on its own.
+    ``with_history``: part of the rows were synced by an earlier integration (see
+    :mod:`sync_core.demo.history`); the summary then lists the QuickBooks customers already in
+    the company (``summary.customers``) for preloading into the simulator. Without it every row is
+    at status 0 with no QuickBooks Id.
+
+    Raises :class:`DemoDatabaseRefused` when the database holds MIS tables the demo did not
+    create (with or without ``replace``), and ValueError when the demo's tables already hold rows
+    and ``replace`` is False. ``replace=True`` drops the demo's MIS tables and marker and nothing
+    else: the product's ``qbsync_`` tables stay, and whatever sync state they hold now refers
+    to rows that were replaced. Rows are generated and inserted in chunks, each committed on its
+    own, so memory stays flat at any size (but for the customers list with history).
     """
-    for name, value in (("applicants", applicants), ("students", students)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
-    tables = demo_tables()
-    _prepare_schema(engine, tables, replace)
-    generator = _Generator(seed, applicants, students, sqlite=engine.dialect.name == "sqlite")
-    counts: dict[str, int] = {}
-    with engine.connect() as conn:
-        for name, rows in _lookup_rows().items():
-            conn.execute(tables[name].insert(), rows)
-            counts[name] = len(rows)
-        conn.commit()
-        student_table = tables[mis_tables.students.name]
-        registration_table = tables[mis_tables.registrations.name]
-        for student_rows, registration_rows in generator.student_chunks():
-            conn.execute(student_table.insert(), student_rows)
-            if registration_rows:
-                conn.execute(registration_table.insert(), registration_rows)
-            conn.commit()
-        applicant_table = tables[mis_tables.applicants.name]
-        for applicant_rows in generator.applicant_chunks():
-            conn.execute(applicant_table.insert(), applicant_rows)
-            conn.commit()
-    counts[mis_tables.applicants.name] = applicants
-    counts[mis_tables.students.name] = students
-    counts[mis_tables.registrations.name] = generator.registrations
-    ordered = {t.name: counts[t.name] for t in mis_tables.metadata.sorted_tables}
-    return DemoSummary(
-        seed=seed, backend=engine.dialect.name, tables=ordered, anomalies=generator.counts
+    _check_arguments(applicants, students, seed)
+    _prepare_schema(engine, replace)
+    _write_marker(engine, seed, applicants, students, with_history)
+    generator = _generator(
+        engine.dialect.name == "sqlite", seed, applicants, students, with_history
     )
+    tables = demo_tables()
+    counts: dict[str, int] = {}
+    with _writer(engine) as writer:
+        lookups = _lookup_rows()
+        writer.write([(tables[name], rows) for name, rows in lookups.items()])
+        counts.update((name, len(rows)) for name, rows in lookups.items())
+        for student_rows, registration_rows in generator.student_chunks():
+            writer.write(
+                [(schema.students, student_rows), (schema.registrations, registration_rows)]
+            )
+        for applicant_rows in generator.applicant_chunks():
+            writer.write([(schema.applicants, applicant_rows)])
+    counts[schema.applicants.name] = applicants
+    counts[schema.students.name] = students
+    counts[schema.registrations.name] = generator.registrations
+    history = generator.history
+    return DemoSummary(
+        seed=seed,
+        backend=engine.dialect.name,
+        tables={name: counts[name] for name in tables},
+        anomalies=generator.counts,
+        with_history=with_history,
+        history=history.counts if history is not None else {},
+        customers=_customers(generator),
+    )
+
+
+def _require_marker(engine: Engine, purpose: str) -> DemoMarker:
+    marker = read_demo_marker(engine)
+    if marker is None:
+        raise DemoDatabaseRefused(
+            f"{_where(engine)} has no {schema.MARKER_TABLE} table: the demo generator did not "
+            f"create it, so it will not {purpose}"
+        )
+    return marker
+
+
+def reset_demo_database(engine: Engine) -> DemoSummary:
+    """Put a demo database back to its initial state: the same seed, sizes and history as its
+    marker records, regenerated from scratch (``replace=True``: the product's ``qbsync_``
+    tables are left alone, and customers in a simulator are not touched; preload
+    ``summary.customers`` again if it was reset too). Refuses a database without the marker."""
+    marker = _require_marker(engine, "reset it")
+    return create_demo_database(
+        engine,
+        applicants=marker.applicants,
+        students=marker.students,
+        seed=marker.seed,
+        replace=True,
+        with_history=marker.with_history,
+    )
+
+
+def legacy_customers(engine: Engine) -> list[dict[str, Any]]:
+    """The QuickBooks customers already in the company for the demo in this database, as
+    :func:`create_demo_database` listed them (``summary.customers``): regenerated from the seed
+    and sizes in its marker, without reading or writing the MIS tables. Empty for a demo made
+    without history."""
+    marker = _require_marker(engine, "list its QuickBooks customers")
+    if marker.generator_version != GENERATOR_VERSION:
+        raise DemoDatabaseRefused(
+            f"the demo in {_where(engine)} was made by generator version "
+            f"{marker.generator_version}, this is version {GENERATOR_VERSION}: reset it first"
+        )
+    if not marker.with_history:
+        return []
+    generator = _generator(
+        engine.dialect.name == "sqlite", marker.seed, marker.applicants, marker.students, True
+    )
+    for _students in generator.student_chunks():
+        pass
+    for _applicants in generator.applicant_chunks():
+        pass
+    return _customers(generator)

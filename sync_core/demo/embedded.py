@@ -23,7 +23,7 @@ def ensure_demo_database(settings: Settings) -> Path:
     together never see a half-filled database.
     """
     from sync_core.demo.data import create_demo_database
-    from sync_core.mis.migrations import ensure_schema
+    from sync_core.mis.setup import ensure_tracking_columns
 
     path = settings.demo_database_path
     if path.exists():
@@ -34,7 +34,7 @@ def ensure_demo_database(settings: Settings) -> Path:
     engine = create_db_engine(f"sqlite:///{partial}")
     try:
         create_demo_database(engine)
-        ensure_schema(engine)
+        ensure_tracking_columns(engine)
     finally:
         engine.dispose()
     for suffix in ("-wal", "-shm"):

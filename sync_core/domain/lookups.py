@@ -6,29 +6,25 @@ missing. MIS id columns are strings pointing at INTEGER keys, so an id is normal
 and falls back to the id itself with a warning. ``'0'`` is the MIS's "none chosen": it resolves
 to a row 0 if one exists, else to "" like a missing id.
 
-Loading is set-based: :func:`load_lookups` costs one query per lookup table for a whole page of
-records, whatever the page size. Resolving is pure.
+Resolving is pure; loading the names one page of records needs is the MIS layer's job
+(:func:`sync_core.mis.lookups.load_lookups`, one query per lookup table whatever the page size).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from sync_core.domain.sanitize import clean_text
-from sync_core.mis import tables as mis_tables
 
 
 @dataclass(frozen=True)
 class LookupSpec:
     name: str  # "campus"
     label: str  # how a warning names it
-    table: sa.Table
+    table: str  # the MIS lookup table
     key: str
     columns: tuple[str, ...]
     readable: Callable[[Mapping[str, Any]], str]
@@ -64,7 +60,7 @@ LOOKUPS: dict[str, LookupSpec] = {
         LookupSpec(
             "campus",
             "campus",
-            mis_tables.campuses,
+            "tbl_campus",
             "camp_id",
             ("camp_full_name", "camp_short_name"),
             lambda r: _first_text(r.get("camp_full_name"), r.get("camp_short_name")),
@@ -72,7 +68,7 @@ LOOKUPS: dict[str, LookupSpec] = {
         LookupSpec(
             "intake",
             "intake",
-            mis_tables.intakes,
+            "tbl_intake",
             "intake_id",
             ("intake_month", "intake_no", "intake_start", "acad_cycle_id"),
             _intake_name,
@@ -80,7 +76,7 @@ LOOKUPS: dict[str, LookupSpec] = {
         LookupSpec(
             "program",
             "programme",
-            mis_tables.specializations,
+            "tbl_specialization",
             "splz_id",
             ("splz_full_name", "splz_short_name"),
             lambda r: _first_text(r.get("splz_full_name"), r.get("splz_short_name")),
@@ -88,7 +84,7 @@ LOOKUPS: dict[str, LookupSpec] = {
         LookupSpec(
             "level",
             "level",
-            mis_tables.levels,
+            "tbl_level",
             "level_id",
             ("level_full_name", "level_short_name"),
             lambda r: _first_text(r.get("level_full_name"), r.get("level_short_name")),
@@ -96,7 +92,7 @@ LOOKUPS: dict[str, LookupSpec] = {
         LookupSpec(
             "program_mode",
             "programme mode",
-            mis_tables.program_modes,
+            "tbl_program_mode",
             "prg_mode_id",
             ("prg_mode_full_name", "prg_mode_short_name"),
             lambda r: _first_text(r.get("prg_mode_full_name"), r.get("prg_mode_short_name")),
@@ -104,7 +100,7 @@ LOOKUPS: dict[str, LookupSpec] = {
         LookupSpec(
             "country",
             "country",
-            mis_tables.countries,
+            "tbl_country",
             "cntr_id",
             ("cntr_name",),
             lambda r: _first_text(r.get("cntr_name")),
@@ -164,20 +160,3 @@ class Lookups:
         if key == 0:
             return Resolved("")
         return Resolved(text, f"{spec.label} id {text!r} not found in the MIS: sent as {text!r}")
-
-
-def load_lookups(conn: Connection, wanted: Mapping[str, Iterable[Any]]) -> Lookups:
-    """One query per lookup table: the rows for the raw ids in ``wanted[lookup]``."""
-    names: dict[str, dict[int, str]] = {}
-    for lookup, raw_ids in wanted.items():
-        spec = LOOKUPS[lookup]
-        keys = {k for k in (integer_key(r) for r in raw_ids) if k is not None}
-        if not keys:
-            names[lookup] = {}
-            continue
-        key_column = spec.table.c[spec.key]
-        stmt = sa.select(key_column, *(spec.table.c[c] for c in spec.columns)).where(
-            key_column.in_(sorted(keys))
-        )
-        names[lookup] = {row[spec.key]: spec.readable(row) for row in conn.execute(stmt).mappings()}
-    return Lookups(names)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from sync_core.domain import sanitize
@@ -274,47 +274,6 @@ def map_record(
     lookups: Lookups,
     options: MappingOptions | None = None,
 ) -> MappedCustomer:
-    kind = kind_named(kind) if isinstance(kind, str) else kind
+    kind = kind_named(kind)
     mapper = map_applicant if kind is APPLICANT else map_student
     return mapper(row, lookups, options)
-
-
-def distinct_display_name(real_name: str, reference: str) -> str:
-    """ "John Doe (APP 1234)": the real name first, then the record's reference, within 500."""
-    suffix = f" ({reference})"
-    return sanitize.shorten(real_name, sanitize.DISPLAY_NAME_MAX - len(suffix)) + suffix
-
-
-def with_distinct_name(mapped: MappedCustomer) -> MappedCustomer:
-    """The same customer under a name no namesake or applicant/student twin can hold."""
-    if mapped.renamed_from is not None:
-        return mapped
-    real = mapped.display_name
-    payload = dict(mapped.payload, DisplayName=distinct_display_name(real, mapped.reference))
-    return replace(mapped, payload=payload, renamed_from=real)
-
-
-def candidate_display_names(mapped: MappedCustomer) -> list[str]:
-    """Every name this record may hold in QuickBooks: as sent first, or made distinct."""
-    real = mapped.renamed_from or mapped.display_name
-    return list(dict.fromkeys([real, distinct_display_name(real, mapped.reference)]))
-
-
-def parse_notes(notes: str | None) -> dict[str, str]:
-    result = {}
-    for line in (notes or "").splitlines():
-        key, sep, value = line.partition(": ")
-        if sep and key in SEED_FIELDS and key not in result:
-            result[key] = value
-    return result
-
-
-def is_same_record(customer: Mapping[str, Any], kind: RecordKind | str, identity: str) -> bool:
-    """Is this QuickBooks customer the one we created for this MIS record?"""
-    kind = kind_named(kind) if isinstance(kind, str) else kind
-    marks = parse_notes(customer.get("Notes"))
-    return (
-        marks.get("CustomerType") == kind.customer_type
-        and marks.get(kind.identity_field) == identity
-        and bool(identity)
-    )

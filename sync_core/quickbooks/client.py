@@ -15,12 +15,13 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from sync_core import defaults
 from sync_core.quickbooks import query as q
 from sync_core.quickbooks.errors import (
     AuthenticationError,
@@ -30,20 +31,10 @@ from sync_core.quickbooks.errors import (
     error_from_response,
 )
 from sync_core.quickbooks.limiter import Limits, RealmLimiter, limiter_for
-from sync_core.store.audit import AuditEntry, RecordRef
+from sync_core.quickbooks.ports import AuditEntry, Auditor, CallContext, TokenProvider
 
-MAX_BATCH_ITEMS = 30
+MAX_BATCH_ITEMS = defaults.MAX_BATCH_ITEMS
 USER_AGENT = "mis-quickbooks-customer-sync/0.1"
-
-
-class TokenProvider(Protocol):
-    def access_token(self) -> str: ...
-
-    def refresh_access_token(self, rejected: str) -> str: ...
-
-
-class Auditor(Protocol):
-    def record(self, entry: AuditEntry) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -51,14 +42,6 @@ class RetryPolicy:
     attempts: int = 6
     initial_wait_s: float = 0.5
     max_wait_s: float = 30.0
-
-
-@dataclass(frozen=True)
-class CallContext:
-    """What an audited call is about: the run and the MIS records."""
-
-    run_id: int | None = None
-    records: tuple[RecordRef, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,9 +70,9 @@ class QuickBooksClient:
         limits: Limits | None = None,
         limiter: RealmLimiter | None = None,
         audit: Auditor | None = None,
-        minor_version: int = 75,
-        connect_timeout_s: float = 5.0,
-        read_timeout_s: float = 30.0,
+        minor_version: int = defaults.MINOR_VERSION,
+        connect_timeout_s: float = defaults.CONNECT_TIMEOUT_S,
+        read_timeout_s: float = defaults.READ_TIMEOUT_S,
         retry: RetryPolicy | None = None,
         include_custom_fields: bool = False,
     ) -> None:
@@ -213,9 +196,12 @@ class QuickBooksClient:
         if method == "POST":
             all_params["requestid"] = requestid or new_requestid()
         context = context or CallContext()
-        state = {"attempt": 0, "refreshed": False}
+        state = {"attempt": 0}
 
         def attempt_once() -> Any:
+            """One try: a refused access token is refreshed once and the call repeated; a
+            token refused right after its refresh means the connection itself is gone. (A later
+            try may refresh again: under long throttling waits a token can expire twice.)"""
             state["attempt"] += 1
             token = self.tokens.access_token()
             kwargs = {
@@ -231,9 +217,6 @@ class QuickBooksClient:
                     method, path, token=token, attempt=state["attempt"], **kwargs
                 )
             except AuthenticationError:
-                if state["refreshed"]:
-                    raise
-                state["refreshed"] = True
                 fresh = self.tokens.refresh_access_token(rejected=token)
                 state["attempt"] += 1
                 return self._send_once(

@@ -1,7 +1,8 @@
 """QuickBooks answers that are not successes, as typed errors the sync engine can act on.
 
 Each error says what happened in QuickBooks' own words (code, message, detail) and what an
-operator should do about it (``hint``). None of them ever carries a token or a header.
+operator should do about it (``what_to_do``, from the code table below). None of them ever
+carries a token or a header.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from sync_core.domain.errors import ErrorCategory, SyncError
+
+# What an operator should do about each QuickBooks error code.
 HINTS = {
     "6240": "Another customer, vendor or employee already has this name in QuickBooks.",
     "2050": "A value is longer than QuickBooks allows: shorten it in the MIS.",
@@ -25,9 +29,10 @@ HINTS = {
 _EXISTING_ID = re.compile(r"Id\s*=\s*(\d+)")
 
 
-class QuickBooksError(Exception):
+class QuickBooksError(SyncError):
     """Base: ``kind`` names the class of problem for tables and counts."""
 
+    category = ErrorCategory.QUICKBOOKS
     kind = "error"
     retryable = False
 
@@ -42,7 +47,6 @@ class QuickBooksError(Exception):
         element: str | None = None,
     ) -> None:
         super().__init__(message)
-        self.message = message
         self.code = code
         self.detail = detail
         self.status = status
@@ -50,8 +54,8 @@ class QuickBooksError(Exception):
         self.element = element
 
     @property
-    def hint(self) -> str:
-        return HINTS.get(self.code or "", "")
+    def what_to_do(self) -> str:
+        return self._what_to_do or HINTS.get(self.code or "", "")
 
     def describe(self) -> str:
         """One readable line: message, detail and code, without repeating itself."""
@@ -101,7 +105,7 @@ class AuthenticationError(QuickBooksError):
     kind = "authentication"
 
     @property
-    def hint(self) -> str:
+    def what_to_do(self) -> str:
         return HINTS["3200"]
 
 
@@ -109,7 +113,7 @@ class NotConnectedError(AuthenticationError):
     kind = "not_connected"
 
     @property
-    def hint(self) -> str:
+    def what_to_do(self) -> str:
         return "QuickBooks is not connected: connect on the QuickBooks page (or `connect`)."
 
 
@@ -119,22 +123,24 @@ class ThrottledError(QuickBooksError):
 
 
 class ServerError(QuickBooksError):
+    category = ErrorCategory.UNAVAILABLE
     kind = "server"
     retryable = True
 
     @property
-    def hint(self) -> str:
+    def what_to_do(self) -> str:
         return "QuickBooks had a server problem: retry later."
 
 
 class NetworkError(QuickBooksError):
     """No answer (connection refused or dropped, timeout): the outcome of a POST is unknown."""
 
+    category = ErrorCategory.UNAVAILABLE
     kind = "network"
     retryable = True
 
     @property
-    def hint(self) -> str:
+    def what_to_do(self) -> str:
         return "No answer from QuickBooks: retrying checks QuickBooks first, so no duplicate."
 
 
@@ -166,7 +172,7 @@ def error_from_fault(
     message = str(first.get("message") or "QuickBooks returned an error")
     detail = first.get("detail")
     fault_type = str(fault.get("type") or "").lower()
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "code": code,
         "detail": detail,
         "status": status,

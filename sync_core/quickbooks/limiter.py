@@ -19,14 +19,16 @@ from dataclasses import dataclass
 
 from pyrate_limiter import InMemoryBucket, Limiter, Rate
 
+from sync_core import defaults
+
 
 @dataclass(frozen=True)
 class Limits:
-    requests_per_minute: int = 500
-    batch_requests_per_minute: int = 40
-    max_concurrent: int = 10
-    window_margin_s: float = 1.0
-    window_s: float = 60.0  # QuickBooks' "per minute"; tests shrink it on both sides
+    requests_per_minute: int = defaults.REQUESTS_PER_MINUTE
+    batch_requests_per_minute: int = defaults.BATCH_REQUESTS_PER_MINUTE
+    max_concurrent: int = defaults.MAX_CONCURRENT
+    window_margin_s: float = defaults.LIMIT_WINDOW_MARGIN_S
+    window_s: float = defaults.LIMIT_WINDOW_S  # QuickBooks' "per minute"; tests shrink it
 
     @property
     def window_ms(self) -> int:
@@ -35,7 +37,7 @@ class Limits:
     @property
     def records_per_minute_ceiling(self) -> int:
         """What batches of 30 can reach at most under these limits."""
-        return int(self.batch_requests_per_minute * 30 * 60 / self.window_s)
+        return int(self.batch_requests_per_minute * defaults.MAX_BATCH_ITEMS * 60 / self.window_s)
 
 
 class RealmLimiter:

@@ -20,14 +20,14 @@ from intuitlib.enums import Scopes
 from intuitlib.exceptions import AuthClientError
 from requests import RequestException
 
-from sync_core.database import write_transaction
+from sync_core import defaults
+from sync_core.domain.clock import utcnow
+from sync_core.domain.secret import Secret
 from sync_core.quickbooks.errors import AuthenticationError, NetworkError, NotConnectedError
-from sync_core.settings import Secret
-from sync_core.store.tables import oauth_states
-from sync_core.store.tokens import StoredConnection, TokenSet, TokenStore, utcnow
+from sync_core.quickbooks.ports import StoredConnection, TokenRepository, TokenSet
 
-STATE_TTL = dt.timedelta(minutes=15)
-REFRESH_MARGIN = dt.timedelta(seconds=60)
+STATE_TTL = dt.timedelta(seconds=defaults.OAUTH_STATE_TTL_S)
+REFRESH_MARGIN = dt.timedelta(seconds=defaults.TOKEN_REFRESH_MARGIN_S)
 
 
 class OAuthStateError(AuthenticationError):
@@ -41,7 +41,7 @@ class _TimeoutAuthClient(AuthClient):
 
     timeout_s = 15.0
 
-    def request(self, method, url, **kwargs):  # type: ignore[override]
+    def request(self, method, url, **kwargs):
         kwargs.setdefault("timeout", self.timeout_s)
         return super().request(method, url, **kwargs)
 
@@ -87,8 +87,8 @@ class QuickBooksConnection:
         client_secret: Secret,
         redirect_uri: str,
         discovery_url: str,
-        store: TokenStore,
-        http_timeout_s: float = 15.0,
+        store: TokenRepository,
+        http_timeout_s: float = defaults.OAUTH_HTTP_TIMEOUT_S,
     ) -> None:
         self.environment = environment
         self.client_id = client_id
@@ -121,29 +121,13 @@ class QuickBooksConnection:
         """The URL to send the operator to; its ``state`` is remembered for the callback."""
         state = secrets.token_urlsafe(24)
         url = self._auth_client().get_authorization_url([Scopes.ACCOUNTING], state_token=state)
-        with write_transaction(self.store.engine) as conn:
-            conn.execute(
-                oauth_states.delete().where(oauth_states.c.created_at < utcnow() - STATE_TTL)
-            )
-            conn.execute(
-                oauth_states.insert().values(
-                    state=state, environment=self.environment, created_at=utcnow()
-                )
-            )
+        self.store.remember_state(state)
         return url
 
     def _consume_state(self, state: str | None) -> None:
         if not state:
             raise OAuthStateError("The answer from Intuit has no state: start the connection again")
-        with write_transaction(self.store.engine) as conn:
-            deleted = conn.execute(
-                oauth_states.delete().where(
-                    oauth_states.c.state == state,
-                    oauth_states.c.environment == self.environment,
-                    oauth_states.c.created_at >= utcnow() - STATE_TTL,
-                )
-            ).rowcount
-        if deleted != 1:
+        if not self.store.consume_state(state, STATE_TTL):
             raise OAuthStateError(
                 "The answer from Intuit does not match a connection this app started "
                 "(state mismatch or expired): start the connection again"

@@ -5,16 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from sync_core.domain.kinds import APPLICANT, STUDENT, RecordKind
-from sync_core.mis.tables import (
-    STATUS_FAILED,
-    STATUS_IN_PROGRESS,
-    STATUS_NOT_SYNCED,
-    STATUS_SYNCED,
-)
+from sync_core.domain.kinds import APPLICANT, RecordKind
+from sync_core.domain.statuses import SyncStatus
+from sync_core.mis.schema import CustomerTable, MisSchema
+from sync_core.mis.tracking import count_by_status
 
 
 @dataclass(frozen=True)
@@ -72,24 +68,19 @@ class SyncAnalysis:
         }
 
 
-def count_statuses(conn: Connection, kind: RecordKind) -> StatusCounts:
-    rows = conn.execute(
-        sa.select(kind.status, sa.func.count()).select_from(kind.table).group_by(kind.status)
-    ).all()
-    by_status: dict[int, int] = {}
-    for status, count in rows:
-        key = STATUS_NOT_SYNCED if status is None else int(status)
-        by_status[key] = by_status.get(key, 0) + int(count)
+def count_statuses(conn: Connection, table: CustomerTable) -> StatusCounts:
+    by_status = count_by_status(conn, table)
     return StatusCounts(
         total=sum(by_status.values()),
-        synced=by_status.get(STATUS_SYNCED, 0),
-        not_synced=by_status.get(STATUS_NOT_SYNCED, 0),
-        failed=by_status.get(STATUS_FAILED, 0),
-        in_progress=by_status.get(STATUS_IN_PROGRESS, 0),
+        synced=by_status.get(SyncStatus.SYNCED, 0),
+        not_synced=by_status.get(SyncStatus.NOT_SYNCED, 0),
+        failed=by_status.get(SyncStatus.FAILED, 0),
+        in_progress=by_status.get(SyncStatus.IN_PROGRESS, 0),
     )
 
 
-def analyze(conn: Connection) -> SyncAnalysis:
+def analyze(conn: Connection, schema: MisSchema) -> SyncAnalysis:
     return SyncAnalysis(
-        applicants=count_statuses(conn, APPLICANT), students=count_statuses(conn, STUDENT)
+        applicants=count_statuses(conn, schema.applicants),
+        students=count_statuses(conn, schema.students),
     )

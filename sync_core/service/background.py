@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from sync_core.sync.engine import SyncRequest
+from sync_core.sync.engine import SyncEngine
+from sync_core.sync.request import SyncRequest
 
 log = logging.getLogger(__name__)
 
@@ -16,14 +17,12 @@ _cancel_events: dict[int, threading.Event] = {}
 _lock = threading.Lock()
 
 
-def start_sync(context, request: SyncRequest) -> int:
+def start(engine: SyncEngine, request: SyncRequest, cancel: threading.Event) -> int:
     """Start a run in a background thread; answers its id at once.
 
     The company's run lock is taken here, before the thread starts, so a second start (another
     browser, the CLI, a double click) is refused with SyncAlreadyRunning right away.
     """
-    cancel = threading.Event()
-    engine = context.sync_engine(cancel_event=cancel)
     run_id = engine.start(request)
 
     def work() -> None:
@@ -44,13 +43,13 @@ def start_sync(context, request: SyncRequest) -> int:
     return run_id
 
 
-def cancel_sync(context, run_id: int) -> bool:
-    """Ask a run to stop after its current step, wherever it runs (this process or another)."""
+def cancel(run_id: int) -> bool:
+    """Stop a run of this process at once (others see the request in the run history)."""
     with _lock:
         event = _cancel_events.get(run_id)
     if event is not None:
         event.set()
-    return context.history.request_cancel(run_id) or event is not None
+    return event is not None
 
 
 def wait_for(run_id: int, timeout: float | None = None) -> bool:

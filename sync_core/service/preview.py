@@ -7,13 +7,18 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
+from sync_core import defaults
+from sync_core.domain.errors import InvalidRequest
 from sync_core.domain.kinds import RecordKind
 from sync_core.domain.mapping import MappedCustomer, MappingOptions
-from sync_core.mis.reader import SourceRecord, count_records, fetch_records
-from sync_core.mis.tables import STATUS_NOT_SYNCED
+from sync_core.domain.records import SourceRecord
+from sync_core.domain.statuses import SyncStatus
+from sync_core.mis.reader import fetch_records
+from sync_core.mis.schema import MisSchema
+from sync_core.mis.tracking import count_records
 
-DEFAULT_LIMIT = 10
-MAX_LIMIT = 100
+DEFAULT_LIMIT = defaults.PREVIEW_LIMIT
+MAX_LIMIT = defaults.PREVIEW_MAX_LIMIT
 
 
 @dataclass(frozen=True)
@@ -36,28 +41,29 @@ def clamp_limit(limit: int | None) -> int:
     if limit is None:
         return DEFAULT_LIMIT
     if limit < 1:
-        raise ValueError("limit must be at least 1")
+        raise InvalidRequest("limit must be at least 1")
     return min(limit, MAX_LIMIT)
 
 
 def preview(
     conn: Connection,
+    schema: MisSchema,
     kind: RecordKind,
     *,
     limit: int | None = DEFAULT_LIMIT,
     offset: int = 0,
     options: MappingOptions | None = None,
-    statuses: Iterable[int] = (STATUS_NOT_SYNCED,),
+    statuses: Iterable[int] = (SyncStatus.NOT_SYNCED,),
 ) -> Preview:
     """Not-yet-synced records of ``kind`` with their source row, payload and warnings."""
     if offset < 0:
-        raise ValueError("offset must not be negative")
+        raise InvalidRequest("offset must not be negative")
     limit = clamp_limit(limit)
     statuses = tuple(statuses)
-    page = fetch_records(conn, kind, statuses=statuses, limit=limit, offset=offset)
+    page = fetch_records(conn, schema, kind, statuses=statuses, limit=limit, offset=offset)
     items = [
         PreviewItem(source=record, mapped=mapped)
         for record, mapped in zip(page.records, page.mapped(options), strict=True)
     ]
-    total = count_records(conn, kind, statuses)
+    total = count_records(conn, schema.customers(kind), statuses)
     return Preview(kind=kind, limit=limit, offset=offset, total=total, items=items)

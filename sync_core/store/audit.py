@@ -7,35 +7,13 @@ What is never kept: tokens, secrets, headers or payloads.
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from sync_core.quickbooks.ports import AuditEntry
 from sync_core.store.tables import audit_log, audit_records
-
-
-@dataclass(frozen=True)
-class RecordRef:
-    kind: str  # "applicant" / "student"
-    row_id: int
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    operation: str
-    records: tuple[RecordRef, ...] = ()
-    requestid: str | None = None
-    http_status: int | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    intuit_tid: str | None = None
-    duration_ms: int | None = None
-    attempt: int = 1
-    run_id: int | None = None
-    at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None))
 
 
 def _clip(text: str | None, limit: int) -> str | None:
@@ -48,7 +26,7 @@ class AuditLog:
 
     def record(self, entry: AuditEntry) -> int:
         with self.engine.begin() as conn:
-            audit_id = conn.execute(
+            inserted = conn.execute(
                 audit_log.insert().values(
                     at=entry.at,
                     run_id=entry.run_id,
@@ -62,7 +40,9 @@ class AuditLog:
                     duration_ms=entry.duration_ms,
                     attempts=entry.attempt,
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key
+            assert inserted is not None
+            audit_id = inserted[0]
             refs = {(r.kind, r.row_id) for r in entry.records}
             if refs:
                 conn.execute(

@@ -18,23 +18,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from sync_core import defaults
 from sync_core.database import write_transaction
-from sync_core.store.runs import RunHistory, utcnow
+from sync_core.domain.clock import utcnow
+from sync_core.domain.errors import SyncAlreadyRunning
+from sync_core.domain.statuses import Scope
+from sync_core.store.runs import RunHistory
 from sync_core.store.tables import sync_locks
 
-STALE_AFTER = dt.timedelta(minutes=3)
+STALE_AFTER = dt.timedelta(seconds=defaults.RUN_STALE_AFTER_S)
 HOST = socket.gethostname()
 
-
-class SyncAlreadyRunning(RuntimeError):
-    def __init__(self, operator: str, started_at: dt.datetime, run_id: int | None) -> None:
-        self.operator = operator
-        self.started_at = started_at
-        self.run_id = run_id
-        super().__init__(
-            f"a sync started by {operator} at {started_at:%Y-%m-%d %H:%M:%S} UTC is running"
-            + (f" (run {run_id})" if run_id else "")
-        )
+__all__ = ["HOST", "STALE_AFTER", "LockHolder", "RunLock", "SyncAlreadyRunning"]
 
 
 @dataclass(frozen=True)
@@ -86,7 +81,7 @@ class RunLock:
         self.history = history
 
     def acquire(
-        self, realm_id: str, *, operator: str, scope: str, batch_size: int, retry_failed: bool
+        self, realm_id: str, *, operator: str, scope: Scope, batch_size: int, retry_failed: bool
     ) -> int:
         """Take the lock and create the run; answers the run id or raises SyncAlreadyRunning."""
         try:

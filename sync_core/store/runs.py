@@ -10,36 +10,20 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from sync_core.domain.clock import utcnow
+from sync_core.domain.statuses import RUN_COUNTERS, Outcome, RunState, Scope
 from sync_core.store.tables import run_errors, runs
-
-RUNNING = "running"
-COMPLETED = "completed"
-COMPLETED_WITH_ERRORS = "completed with errors"
-CANCELLED = "cancelled"
-FAILED = "failed"
-INTERRUPTED = "interrupted"  # its process died; found by a later run
-FINAL_STATES = (COMPLETED, COMPLETED_WITH_ERRORS, CANCELLED, FAILED, INTERRUPTED)
-
-OUTCOME_FAILED = "failed"
-OUTCOME_RENAMED = "renamed"
-OUTCOME_ADOPTED = "adopted"
-
-COUNTERS = ("planned", "done", "synced", "failed", "adopted", "renamed", "reconciled", "released")
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
 class RunSummary:
     id: int
     realm_id: str
-    scope: str
+    scope: Scope
     operator: str
     batch_size: int
     retry_failed: bool
-    state: str
+    state: RunState
     started_at: dt.datetime
     finished_at: dt.datetime | None
     heartbeat_at: dt.datetime | None
@@ -58,12 +42,14 @@ class RunSummary:
     pid: int | None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> RunSummary:
-        return cls(**{f.name: row[f.name] for f in fields(cls)})
+    def from_row(cls, row: Mapping[str, Any] | sa.RowMapping) -> RunSummary:
+        values = {f.name: row[f.name] for f in fields(cls)}
+        values.update(scope=Scope(values["scope"]), state=RunState(values["state"]))
+        return cls(**values)
 
     @property
     def is_running(self) -> bool:
-        return self.state == RUNNING
+        return self.state is RunState.RUNNING
 
     @property
     def remaining(self) -> int:
@@ -94,7 +80,7 @@ class RunError:
     message: str
     code: str | None = None
     hint: str | None = None
-    outcome: str = OUTCOME_FAILED
+    outcome: Outcome = Outcome.FAILED
 
 
 class RunHistory:
@@ -106,7 +92,7 @@ class RunHistory:
         conn: Connection,
         *,
         realm_id: str,
-        scope: str,
+        scope: Scope,
         operator: str,
         batch_size: int,
         retry_failed: bool,
@@ -121,20 +107,22 @@ class RunHistory:
                 operator=operator,
                 batch_size=batch_size,
                 retry_failed=retry_failed,
-                state=RUNNING,
+                state=RunState.RUNNING,
                 started_at=now,
                 heartbeat_at=now,
                 host=host,
                 pid=pid,
             )
         )
-        return int(result.inserted_primary_key[0])
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
 
     def update_progress(
         self, run_id: int, counters: Mapping[str, int], records_per_s: float | None
     ) -> bool:
         """Persist counts; answers whether someone asked this run to stop."""
-        values = {k: int(v) for k, v in counters.items() if k in COUNTERS}
+        values = {k: int(v) for k, v in counters.items() if k in RUN_COUNTERS}
         with self.engine.begin() as conn:
             conn.execute(
                 runs.update()
@@ -147,7 +135,7 @@ class RunHistory:
                 ).scalar_one()
             )
 
-    def finish(self, run_id: int, state: str, message: str | None = None) -> None:
+    def finish(self, run_id: int, state: RunState, message: str | None = None) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 runs.update()
@@ -158,9 +146,9 @@ class RunHistory:
     def mark_interrupted(self, conn: Connection, run_id: int) -> None:
         conn.execute(
             runs.update()
-            .where(runs.c.id == run_id, runs.c.state == RUNNING)
+            .where(runs.c.id == run_id, runs.c.state == RunState.RUNNING)
             .values(
-                state=INTERRUPTED,
+                state=RunState.INTERRUPTED,
                 finished_at=utcnow(),
                 message="The process running this sync stopped before it finished; "
                 "the next run checked its records in QuickBooks.",
@@ -171,7 +159,7 @@ class RunHistory:
         with self.engine.begin() as conn:
             changed = conn.execute(
                 runs.update()
-                .where(runs.c.id == run_id, runs.c.state == RUNNING)
+                .where(runs.c.id == run_id, runs.c.state == RunState.RUNNING)
                 .values(cancel_requested=True)
             ).rowcount
         return bool(changed)
@@ -211,7 +199,12 @@ class RunHistory:
             return [RunSummary.from_row(r) for r in conn.execute(stmt).mappings()]
 
     def active(self, realm_id: str | None = None) -> RunSummary | None:
-        stmt = sa.select(runs).where(runs.c.state == RUNNING).order_by(runs.c.id.desc()).limit(1)
+        stmt = (
+            sa.select(runs)
+            .where(runs.c.state == RunState.RUNNING)
+            .order_by(runs.c.id.desc())
+            .limit(1)
+        )
         if realm_id is not None:
             stmt = stmt.where(runs.c.realm_id == realm_id)
         with self.engine.connect() as conn:
@@ -223,7 +216,7 @@ class RunHistory:
         run_id: int,
         *,
         limit: int | None = None,
-        outcome: str | None = None,
+        outcome: Outcome | None = None,
         newest_first: bool = False,
     ) -> list[dict[str, Any]]:
         order = run_errors.c.id.desc() if newest_first else run_errors.c.id

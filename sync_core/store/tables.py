@@ -1,4 +1,5 @@
-"""Tables of ours, kept beside the MIS tables in the same database (all prefixed ``qbsync_``).
+"""The product's own tables (all prefixed ``qbsync_``), in the MIS database or a database of
+their own (``SYNC_DATABASE_URL``).
 
 They hold what the MIS has no place for: the QuickBooks connection (tokens encrypted), the audit
 trail of every QuickBooks call, sync runs and their per-record errors, a per-company run lock, and
@@ -8,11 +9,13 @@ error), which is what makes a crash or a lost answer recoverable without a dupli
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
-from sync_core.mis.tables import MYSQL_TABLE_ARGS
-
 metadata = sa.MetaData()
+
+MYSQL_TABLE_ARGS: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB"}
 
 oauth_connections = sa.Table(
     "qbsync_oauth_connection",

@@ -12,23 +12,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.engine import Connection, Engine
 
 from sync_core.database import write_transaction
-from sync_core.settings import Secret, SettingsError
-from sync_core.store.tables import oauth_connections
+from sync_core.domain.clock import utcnow
+from sync_core.domain.secret import Secret
+from sync_core.quickbooks.ports import StoredConnection, TokenSet
+from sync_core.settings import SettingsError
+from sync_core.store.tables import oauth_connections, oauth_states
 
 
 class TokenKeyError(SettingsError):
     """QBO_TOKEN_KEY is malformed, or is not the key the stored tokens were encrypted with."""
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 def generate_key() -> str:
@@ -63,46 +61,6 @@ class TokenCipher:
             ) from None
 
 
-@dataclass(frozen=True)
-class TokenSet:
-    access_token: Secret
-    access_expires_at: dt.datetime
-    refresh_token: Secret
-    refresh_expires_at: dt.datetime | None = None
-
-    @classmethod
-    def from_answer(
-        cls,
-        access_token: str,
-        expires_in: int | float | None,
-        refresh_token: str,
-        refresh_expires_in: int | float | None,
-        now: dt.datetime | None = None,
-    ) -> TokenSet:
-        now = now or utcnow()
-        return cls(
-            access_token=Secret(access_token),
-            access_expires_at=now + dt.timedelta(seconds=float(expires_in or 3600)),
-            refresh_token=Secret(refresh_token),
-            refresh_expires_at=(
-                now + dt.timedelta(seconds=float(refresh_expires_in))
-                if refresh_expires_in
-                else None
-            ),
-        )
-
-
-@dataclass(frozen=True)
-class StoredConnection:
-    environment: str
-    realm_id: str
-    tokens: TokenSet
-    version: int
-    connected_at: dt.datetime | None
-    refreshed_at: dt.datetime | None
-    last_error: str | None
-
-
 class RefreshSession:
     """The locked row during a refresh: read :attr:`current`, then :meth:`save` the new tokens."""
 
@@ -124,8 +82,10 @@ class RefreshSession:
                 last_error=None,
             )
         )
-        self.current = self._store._read(self._conn)
-        return self.current
+        saved = self._store._read(self._conn)
+        assert saved is not None
+        self.current = saved
+        return saved
 
 
 class TokenStore:
@@ -219,3 +179,29 @@ class TokenStore:
                     oauth_connections.c.environment == self.environment
                 )
             )
+
+    # ------------------------------------------------------------ authorisations in flight
+
+    def remember_state(self, state: str) -> None:
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                oauth_states.delete().where(
+                    oauth_states.c.created_at < utcnow() - dt.timedelta(days=1)
+                )
+            )
+            conn.execute(
+                oauth_states.insert().values(
+                    state=state, environment=self.environment, created_at=utcnow()
+                )
+            )
+
+    def consume_state(self, state: str, max_age: dt.timedelta) -> bool:
+        with write_transaction(self.engine) as conn:
+            deleted = conn.execute(
+                oauth_states.delete().where(
+                    oauth_states.c.state == state,
+                    oauth_states.c.environment == self.environment,
+                    oauth_states.c.created_at >= utcnow() - max_age,
+                )
+            ).rowcount
+        return deleted == 1
