@@ -54,6 +54,9 @@ def start() -> None:
     except SyncError as exc:
         ui.remember_message("sync", "error", *ui.exception_message(exc))
         return
+    if run_id is None:
+        ui.remember_message("sync", "info", "Nothing to sync: no record of this scope waits.")
+        return
     ui.clear_caches()
     ui.remember_message("sync", "info", f"Run {run_id} started by {operator}.")
 

@@ -110,6 +110,10 @@ def cmd_sync(args: argparse.Namespace, service: SyncService) -> CommandResult:
     result = service.run_sync(
         request, cli_actor(args), on_progress=ProgressPrinter(enabled=not args.json)
     )
+    if result is None:
+        return CommandResult(
+            data={"run": None, "errors": [], "nothing_to_sync": True}, text="Nothing to sync."
+        )
     errors = service.run_entries(result.run.id, outcome=Outcome.FAILED)
     lines = run_summary_lines(result.run)
     for error in errors[:SHOWN_ERRORS]:

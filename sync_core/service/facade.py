@@ -20,13 +20,14 @@ from sync_core.database import create_db_engine
 from sync_core.demo import embedded as demo
 from sync_core.domain.access import Actor, Role, require
 from sync_core.domain.errors import DatabaseUnavailable, NotFound
-from sync_core.domain.kinds import RecordKind, kind_named
+from sync_core.domain.kinds import APPLICANT, STUDENT, RecordKind, kind_named
 from sync_core.domain.mapping import MappingOptions
 from sync_core.domain.statuses import Outcome, Scope, SyncStatus
 from sync_core.mis.reader import fetch_records, find_row_id
 from sync_core.mis.schema import MisSchema, inspect_schema
 from sync_core.mis.search import RecordMatch, search_records
 from sync_core.mis.setup import ensure_tracking_columns
+from sync_core.mis.tracking import count_records
 from sync_core.quickbooks.client import QuickBooksClient, RetryPolicy
 from sync_core.quickbooks.oauth import ConnectionStatus
 from sync_core.service import background
@@ -259,20 +260,39 @@ class SyncService:
             cancel_event=cancel_event,
         )
 
+    def nothing_to_sync(self, request: SyncRequest) -> bool:
+        """No record in the request's scope waits, and no run left any behind to check: a run
+        would only add an empty line to the history (a cron job would flood it)."""
+        if request.scope is Scope.RECORD:
+            return False
+        with _database_errors(), self._mis.connect() as conn:
+            for kind in (APPLICANT, STUDENT):
+                table = self.schema.customers(kind)
+                statuses = (*request.statuses, SyncStatus.IN_PROGRESS)
+                wanted = statuses if kind in request.kinds else (SyncStatus.IN_PROGRESS,)
+                if count_records(conn, table, wanted):
+                    return False
+        return True
+
     def run_sync(
         self,
         request: SyncRequest,
         actor: Actor,
         on_progress: Callable[[Progress], None] | None = None,
-    ) -> SyncResult:
-        """Run a sync in this thread to its end (the CLI)."""
+    ) -> SyncResult | None:
+        """Run a sync in this thread to its end (the CLI); None when there is nothing to sync
+        (no run is recorded)."""
         request = _made_by(request, actor)
+        if self.nothing_to_sync(request):
+            return None
         return self.sync_engine(on_progress=on_progress).run(request)
 
-    def start_sync(self, request: SyncRequest, actor: Actor) -> int:
-        """Start a sync in the background of this process (the dashboard); answers its run id
-        at once, or raises SyncAlreadyRunning."""
+    def start_sync(self, request: SyncRequest, actor: Actor) -> int | None:
+        """Start a sync in the background of this process (the dashboard, the API); answers its
+        run id at once, None when there is nothing to sync, or raises SyncAlreadyRunning."""
         request = _made_by(request, actor)
+        if self.nothing_to_sync(request):
+            return None
         cancel = threading.Event()
         engine = self.sync_engine(cancel_event=cancel)
         return background.start(engine, request, cancel)
@@ -305,7 +325,7 @@ class SyncService:
         request = SyncRequest(
             scope=Scope.RECORD, operator=actor.name, batch_size=1, records=((kind.name, row_id),)
         )
-        result = self.run_sync(request, actor)
+        result = self.sync_engine().run(_made_by(request, actor))
         after = self.record(kind, row_id)
         if after is None:
             raise NotFound(f"The {kind.name} with row id {row_id} left the MIS during the push")
