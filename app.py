@@ -29,6 +29,10 @@ PAGES = [
     st.Page(ui.PAGE_RECORDS, title="Records", icon=":material/person_search:", url_path="Records"),
     st.Page(ui.PAGE_RUNS, title="Runs", icon=":material/history:", url_path="Runs"),
     st.Page(ui.PAGE_QUICKBOOKS, title="QuickBooks", icon=":material/link:", url_path="QuickBooks"),
+    st.Page("pages/check.py", title="Check", icon=":material/fact_check:", url_path="Check"),
+    st.Page(
+        "pages/schedules.py", title="Schedules", icon=":material/schedule:", url_path="Schedules"
+    ),
 ]
 
 if ui.auth_configured() and not ui._logged_in():
@@ -37,10 +41,14 @@ if ui.auth_configured() and not ui._logged_in():
     st.stop()
 
 page = st.navigation(PAGES)
-ctx = ui.context()
+# The Check page works also when the MIS cannot be opened for syncing (that is when it helps).
+opens_service = page.url_path != "Check"
+ctx = ui.context() if opens_service else None
 
 
 def sidebar() -> None:
+    if ctx is None:
+        return
     settings = ctx.settings
     banner = uh.demo_banner(settings.uses_demo_database, settings.uses_simulator)
     with st.sidebar:

@@ -108,6 +108,19 @@ def counts_and_charts(watching_run: bool) -> None:
         f"({analysis.applicants.progress_pct:.1f} %) · Students: {analysis.students.synced:,} "
         f"of {analysis.students.total:,} synced ({analysis.students.progress_pct:.1f} %)"
     )
+    if overall.out_of_scope:
+        st.info(
+            f"{overall.out_of_scope:,} applicants are outside the sync scope "
+            f"({'; '.join(ctx.settings.scope_rules().describe())}): counted, never synced.",
+            icon=":material/filter_alt:",
+        )
+    if overall.synced_without_id:
+        st.warning(
+            f"{overall.synced_without_id:,} records are synced without a QuickBooks Id in the "
+            "MIS (left by an earlier integration). The next sync looks for their customers "
+            "and writes the Ids it finds; the others stay listed here.",
+            icon=":material/link_off:",
+        )
 
 
 if ctx.active_run() is not None:

@@ -15,6 +15,8 @@ KINDS = {"applicant": "Applicants", "student": "Students"}
 PAGE_SIZES = [10, 25, 50, 100]  # the seed's rule: at most 100 a page
 
 st.title("Preview")
+for warning in ctx.schema_warnings():  # what the MIS lacks, for every record
+    st.warning(warning, icon=":material/table_view:")
 st.caption(
     "What the next sync would send to QuickBooks for records not synced yet, exactly as sent."
 )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -69,3 +70,14 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             conn.execution_options(sqlite_begin="IMMEDIATE")
         with conn.begin():
             yield conn
+
+
+# MySQL/MariaDB errors that mean "this account may not": table/database access denied
+DENIED = (1142, 1044, 1227, 1370)
+
+
+def is_denied(exc: DBAPIError) -> bool:
+    """Did the server refuse because the account lacks a grant?"""
+    orig = exc.orig
+    code = orig.args[0] if orig is not None and orig.args else None
+    return code in DENIED

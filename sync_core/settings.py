@@ -7,7 +7,9 @@ showing a settings object never reveals them.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from typing import Any
 
 from sync_core import defaults
 from sync_core.domain.errors import ConfigurationError
+from sync_core.domain.scope import ScopeRules
 from sync_core.domain.secret import Secret
 
 __all__ = ["Secret", "Settings", "SettingsError", "load_settings"]
@@ -65,6 +68,23 @@ class Settings:
     # a definition are written to Notes.
     qbo_custom_fields: Mapping[str, str] = field(default_factory=dict)
     phone_region: str = defaults.PHONE_REGION
+
+    # The office's sync scope: applicants who applied on or after this date, and whose
+    # application status is one of these (empty: all). Out-of-scope records are never synced.
+    applicants_from: dt.date | None = None
+    application_statuses: tuple[int, ...] = ()
+    # Use the SQL every MySQL 5.7 understands even where the server could do better (tests).
+    portable_sql: bool = False
+
+    # Apprise URLs of notification targets (e-mail, Teams, Slack, webhooks), one per line: they
+    # carry passwords and webhook tokens, so the whole list is a Secret.
+    sync_notify_urls: Secret = field(default_factory=lambda: Secret(""))
+    # "" (none), "daily", "weekly" or a cron expression (UTC): when a summary is sent
+    sync_notify_summary: str = ""
+
+    def notification_urls(self) -> list[Secret]:
+        """The notification targets, each a Secret (never shown, never logged)."""
+        return [Secret(u) for u in _split_urls(self.sync_notify_urls.reveal())]
 
     @property
     def uses_demo_database(self) -> bool:
@@ -130,7 +150,15 @@ class Settings:
                 f"{k}={v}" for k, v in sorted(self.qbo_custom_fields.items())
             )
             or "none (all seed fields go to Notes)",
+            "Product tables": "the MIS database"
+            if not self.sync_database_url
+            else _redact_url(self.sync_database_url),
+            "Sync scope": "; ".join(self.scope_rules().describe()),
+            "Notification targets": _count_targets(len(self.notification_urls())),
         }
+
+    def scope_rules(self) -> ScopeRules:
+        return ScopeRules(self.applicants_from, self.application_statuses)
 
 
 def _redact_url(url: str) -> str:
@@ -159,6 +187,69 @@ def _parse_custom_fields(value: Any) -> dict[str, str]:
             )
         result[name.strip()] = definition_id.strip()
     return result
+
+
+def _parse_date(name: str, value: Any) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.date):  # a TOML date
+        return value if not isinstance(value, dt.datetime) else value.date()
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise SettingsError(f"{name} must be a date like 2024-09-01, got {value!r}") from None
+
+
+def _parse_ints(name: str, value: Any) -> tuple[int, ...]:
+    if value in (None, ""):
+        return ()
+    parts = value if isinstance(value, list | tuple) else str(value).split(",")
+    try:
+        return tuple(sorted({int(str(p).strip()) for p in parts if str(p).strip()}))
+    except ValueError:
+        raise SettingsError(
+            f"{name} must be whole numbers separated by commas, like 1,2; got {value!r}"
+        ) from None
+
+
+def _parse_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {value!r}")
+
+
+# URLs are separated by spaces or line breaks, or by a comma before the next scheme; a comma
+# inside a URL (``mailto://...?to=a@x.org,b@x.org``) stays in it
+_COMMA_BEFORE_SCHEME = re.compile(r",(?=[A-Za-z][A-Za-z0-9+.-]*://)")
+
+
+def _split_urls(text: str) -> list[str]:
+    parts = [p for word in text.split() for p in _COMMA_BEFORE_SCHEME.split(word)]
+    return [p.strip(",") for p in parts if p.strip(",")]
+
+
+def _parse_urls(value: Any) -> Secret:
+    """``SYNC_NOTIFY_URLS``: a TOML list of URLs, or one string of comma-separated URLs."""
+    if not value:
+        return Secret("")
+    parts = [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
+    urls = [url for part in parts for url in _split_urls(part)]
+    for n, url in enumerate(urls, start=1):
+        if "://" not in url:
+            raise SettingsError(
+                f"SYNC_NOTIFY_URLS entry {n} is not a URL such as mailto://... or json://... "
+                "(see the README, Schedules and notifications)"
+            )
+    return Secret("\n".join(urls))
+
+
+def _count_targets(n: int) -> str:
+    return "none" if n == 0 else f"{n} configured"
 
 
 def _read_secrets_file(path: Path) -> dict[str, Any]:
@@ -232,4 +323,11 @@ def load_settings(
         qbo_read_timeout_s=get_float("QBO_READ_TIMEOUT_S", defaults.READ_TIMEOUT_S),
         qbo_custom_fields=_parse_custom_fields(get("QBO_CUSTOM_FIELDS")),
         phone_region=str(get("MIS_PHONE_REGION", defaults.PHONE_REGION)).upper(),
+        applicants_from=_parse_date("SYNC_APPLICANTS_FROM", get("SYNC_APPLICANTS_FROM")),
+        application_statuses=_parse_ints(
+            "SYNC_APPLICATION_STATUSES", get("SYNC_APPLICATION_STATUSES")
+        ),
+        portable_sql=_parse_bool("SYNC_PORTABLE_SQL", get("SYNC_PORTABLE_SQL", False)),
+        sync_notify_urls=_parse_urls(get("SYNC_NOTIFY_URLS")),
+        sync_notify_summary=str(get("SYNC_NOTIFY_SUMMARY", "")).strip().lower(),
     )

@@ -189,7 +189,7 @@ def _blank_reg_no(settings) -> int:
     from sync_core.demo.data import PLANTED_FAILURES
     from sync_core.demo.embedded import ensure_demo_database
 
-    ensure_demo_database(settings)
+    ensure_demo_database(settings, with_history=False)  # unless the test made one already
     return next(f.row_id for f in PLANTED_FAILURES if f.column == "reg_no")
 
 

@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from pages._components import present as uh
 from sync_core.demo.data import PLANTED_FAILURES
+from sync_core.demo.embedded import ensure_demo_database
 from sync_core.domain.access import Actor, Role
 from sync_core.settings import load_settings
 
@@ -64,6 +65,9 @@ def demo(tmp_path, monkeypatch):
     monkeypatch.setenv("QBO_LIMIT_WINDOW_S", "2")
     monkeypatch.setenv("QBO_LIMIT_WINDOW_MARGIN_S", "0.2")
     settings = load_settings()
+    # exact counts below: a demo without the earlier integration's history (the default demo,
+    # with it, is tested on its own)
+    ensure_demo_database(settings, with_history=False)
     yield settings
     _stop_runs(settings)
 

@@ -415,7 +415,7 @@ def test_cli_exit_codes(ctx, simulator):
     ok = cli("applicants", "--operator", "CLI Tester", "--json")
     assert ok.returncode == 0, ok.stderr
     ctx.sync_engine().start(SyncRequest("all", operator="Someone Else"))
-    busy = cli("all")
+    busy = cli("all", "--retry-failed")  # the failed record waits: a run would start
     assert busy.returncode == 3 and "a sync started by Someone Else" in busy.stderr
     broken = subprocess.run(
         [sys.executable, "-m", "sync_core", "status"],

@@ -292,3 +292,14 @@ def test_notes_never_exceed_2000_characters_and_keep_the_identity_first():
     assert len(mapped.payload["Notes"]) == 2000
     assert mapped.payload["Notes"].startswith("CustomerType: Applicant\nApplicationID: 1234\n")
     assert any("Notes are" in w and "cut to 2,000" in w for w in mapped.warnings)
+
+
+def test_program_type_is_read_through_its_lookup_table():
+    lookups = Lookups({**LOOKUPS.names, "program_type": {1: "Day"}})
+    assert map_student({**STUDENT, "prg_type": 1}, lookups).fields["ProgramType"] == "Day"
+    assert map_student({**STUDENT, "prg_type": "1"}, lookups).fields["ProgramType"] == "Day"
+    dangling = map_student({**STUDENT, "prg_type": 7}, lookups)
+    assert dangling.fields["ProgramType"] == "7"
+    assert any("programme type id '7' not found" in w for w in dangling.warnings)
+    # an older MIS keeps the type itself in the column
+    assert map_student({**STUDENT, "prg_type": "UG Day"}, lookups).fields["ProgramType"] == "UG Day"

@@ -34,7 +34,7 @@ def test_analysis_counts_each_status_per_kind_and_overall(demo_engine):
     with demo_engine.connect() as conn:
         result = analyze(conn, inspect_schema(demo_engine))
     assert result.applicants == StatusCounts(
-        total=850, synced=100, not_synced=740, failed=10, in_progress=0
+        total=850, synced=100, not_synced=740, failed=10, in_progress=0, synced_without_id=100
     )
     assert result.students == StatusCounts(total=1200, not_synced=1197, in_progress=3)
     assert result.applicants.progress_pct == 11.7
@@ -45,6 +45,8 @@ def test_analysis_counts_each_status_per_kind_and_overall(demo_engine):
         "total_not_synced": 1937,
         "total_failed": 10,
         "total_in_progress": 3,
+        "total_out_of_scope": 0,
+        "total_synced_without_id": 100,
         "progress_pct": 4.8,
     }
 

@@ -23,6 +23,16 @@ def format_analysis(result: SyncAnalysis) -> str:
             f"   ⏳ Not Synced: {counts.not_synced:,}",
             f"   ❌ Failed: {counts.failed:,}",
             f"   🔄 In Progress: {counts.in_progress:,}",
+            *(
+                [f"   🚫 Outside the sync scope: {counts.out_of_scope:,}"]
+                if counts.out_of_scope
+                else []
+            ),
+            *(
+                [f"   ❔ Synced without a QuickBooks Id: {counts.synced_without_id:,}"]
+                if counts.synced_without_id
+                else []
+            ),
             f"   📈 Progress: {counts.progress_pct:.1f}%",
             "",
         ]
@@ -44,7 +54,11 @@ def format_analysis(result: SyncAnalysis) -> str:
 
 def cmd_analyze(args: argparse.Namespace, service: SyncService) -> CommandResult:
     result = service.analyze()
-    return CommandResult(data=result.as_dict(), text=format_analysis(result))
+    warnings = service.schema_warnings()
+    text = format_analysis(result)
+    if warnings:
+        text += "\n\n⚠️  What the MIS lacks:\n" + "\n".join(f"   {w}" for w in warnings)
+    return CommandResult(data={**result.as_dict(), "warnings": warnings}, text=text)
 
 
 def preview_as_dict(result: Preview) -> dict[str, Any]:

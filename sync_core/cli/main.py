@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sync_core.cli import analysis, connection, demo, syncing
+from sync_core.cli import analysis, api, check, connection, demo, syncing
 from sync_core.cli.output import (
     CommandResult,
     describe_error,
@@ -17,7 +17,7 @@ from sync_core.cli.output import (
 )
 from sync_core.domain.errors import SyncError
 
-COMMAND_MODULES = (analysis, syncing, connection, demo)
+COMMAND_MODULES = (analysis, check, syncing, connection, demo, api)
 
 
 def build_parser() -> argparse.ArgumentParser:

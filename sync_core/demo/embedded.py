@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 from sync_core.database import create_db_engine
 from sync_core.settings import Secret, Settings
@@ -16,11 +17,13 @@ _simulators: dict[Path, object] = {}
 _simulators_lock = threading.Lock()
 
 
-def ensure_demo_database(settings: Settings) -> Path:
+def ensure_demo_database(settings: Settings, *, with_history: bool = True) -> Path:
     """Create and fill the demo SQLite MIS the first time it is needed; return its path.
 
-    It is built under a temporary name and moved into place, so a dashboard and a CLI starting
-    together never see a half-filled database.
+    The default demo is the real experience: the university's table shape, and rows an earlier
+    integration synced, left stuck or lost, whose customers the embedded simulator already
+    holds (:func:`embedded_simulator`). It is built under a temporary name and moved into place,
+    so a dashboard and a CLI starting together never see a half-filled database.
     """
     from sync_core.demo.data import create_demo_database
     from sync_core.mis.setup import ensure_tracking_columns
@@ -33,7 +36,7 @@ def ensure_demo_database(settings: Settings) -> Path:
     partial.unlink(missing_ok=True)
     engine = create_db_engine(f"sqlite:///{partial}")
     try:
-        create_demo_database(engine)
+        create_demo_database(engine, with_history=with_history)
         ensure_tracking_columns(engine)
     finally:
         engine.dispose()
@@ -64,10 +67,27 @@ def embedded_simulator(settings: Settings):
                 limit_window_s=settings.qbo_limit_window_s,
             )
             simulator = QuickBooksSimulator(
-                config, store_path=store, faults=Faults(latency_ms=DEMO_SIMULATOR_LATENCY_MS)
+                config,
+                store_path=store,
+                faults=Faults(latency_ms=DEMO_SIMULATOR_LATENCY_MS),
+                customers=_earlier_customers(settings),
             ).start()
             _simulators[store] = simulator
         return simulator
+
+
+def _earlier_customers(settings: Settings) -> list[dict[str, Any]]:
+    """The customers the earlier integration made for the demo MIS (none without history, or
+    when the MIS is the university's own): the simulator starts with them, once."""
+    from sync_core.demo.data import legacy_customers, read_demo_marker
+
+    if not settings.uses_demo_database or not settings.demo_database_path.exists():
+        return []
+    engine = create_db_engine(f"sqlite:///{settings.demo_database_path}")
+    try:
+        return legacy_customers(engine) if read_demo_marker(engine) else []
+    finally:
+        engine.dispose()
 
 
 def demo_token_key(settings: Settings) -> Secret:

@@ -98,6 +98,15 @@ LOOKUPS: dict[str, LookupSpec] = {
             lambda r: _first_text(r.get("prg_mode_full_name"), r.get("prg_mode_short_name")),
         ),
         LookupSpec(
+            "program_type",
+            "programme type",
+            "tbl_program_type",
+            "prg_type_id",
+            ("prg_type_full_name", "prg_type_short_name"),
+            lambda r: _first_text(r.get("prg_type_full_name"), r.get("prg_type_short_name")),
+            free_text=True,  # an older MIS keeps the type itself ("UG Day") in the column
+        ),
+        LookupSpec(
             "country",
             "country",
             "tbl_country",

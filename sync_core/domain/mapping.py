@@ -249,7 +249,7 @@ def map_student(
         "Intake": _resolve(lookups, "intake", registration.get("intake_id"), warnings),
         "Program": _resolve(lookups, "program", registration.get("splz_id"), warnings),
         "ProgramMode": _resolve(lookups, "program_mode", registration.get("prg_mode_id"), warnings),
-        "ProgramType": _text_field(row.get("prg_type")),
+        "ProgramType": _resolve(lookups, "program_type", row.get("prg_type"), warnings),
     }
     error = None
     if not identity:

@@ -7,7 +7,8 @@ Rows carry the canonical column names (:mod:`sync_core.mis.schema`), whatever th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,11 +41,25 @@ STUDENT_LOOKUP_COLUMNS = {
 def latest_registrations(
     conn: Connection, schema: MisSchema, reg_nos: Iterable[str]
 ) -> dict[str, dict[str, Any]]:
-    """The registration sync uses per student: active first, then newest reg_date, reg_prg_id."""
+    """The registration sync uses per student: active first, then newest reg_date, reg_prg_id.
+
+    With window functions, one ranked query; without (MySQL 5.7), the page's registrations are
+    read and the latest picked here: the same answer, a little more data over the wire.
+    """
     reg = schema.registrations
     wanted = sorted({r for r in reg_nos if r is not None})
     if reg is None or not wanted:
         return {}
+    columns = [c.label(c.key) for c in reg.c]
+    if not schema.features.window_functions:
+        rows = conn.execute(sa.select(*columns).where(reg.c.reg_no.in_(wanted))).mappings()
+        latest: dict[str, dict[str, Any]] = {}
+        for found in rows:
+            row = dict(found)
+            current = latest.get(row["reg_no"])
+            if current is None or _registration_rank(row) > _registration_rank(current):
+                latest[row["reg_no"]] = row
+        return latest
     order: list[sa.ColumnElement[Any]] = []
     if "reg_active" in reg.c:
         order.append(sa.case((reg.c.reg_active == 1, 0), else_=1))
@@ -53,7 +68,7 @@ def latest_registrations(
     order.append(reg.c.reg_prg_id.desc())
     ranked = (
         sa.select(
-            *(c.label(c.key) for c in reg.c),
+            *columns,
             sa.func.row_number().over(partition_by=reg.c.reg_no, order_by=order).label("rank"),
         )
         .where(reg.c.reg_no.in_(wanted))
@@ -61,6 +76,17 @@ def latest_registrations(
     )
     stmt = sa.select(*(ranked.c[c.key] for c in reg.c)).where(ranked.c.rank == 1)
     return {row["reg_no"]: dict(row) for row in conn.execute(stmt).mappings()}
+
+
+def _registration_rank(row: Mapping[str, Any]) -> tuple[bool, dt.datetime, int]:
+    """What "latest" means, as a sort key: active, then reg_date (NULL oldest), then reg_prg_id
+    (the same order as the window function's)."""
+    date = row.get("reg_date")
+    return (
+        row.get("reg_active") == 1,
+        date if isinstance(date, dt.datetime) else dt.datetime.min,
+        int(row["reg_prg_id"]),
+    )
 
 
 def _lookups_for(kind: RecordKind, rows: Sequence[dict[str, Any]]) -> dict[str, set[Any]]:
@@ -71,6 +97,7 @@ def _lookups_for(kind: RecordKind, rows: Sequence[dict[str, Any]]) -> dict[str, 
     else:
         for lookup, column in STUDENT_LOOKUP_COLUMNS.items():
             wanted[lookup] = {(row.get("registration") or {}).get(column) for row in rows}
+        wanted["program_type"] = {row.get("prg_type") for row in rows}
     return wanted
 
 

@@ -23,6 +23,7 @@ from sync_core.domain.errors import SchemaProblem
 from sync_core.domain.kinds import APPLICANT, STUDENT, RecordKind
 from sync_core.domain.lookups import LOOKUPS
 from sync_core.domain.records import PUSHED_BY, PUSHED_DATE, QUICKBOOKS_ID, STATUS
+from sync_core.mis.server import ServerFeatures, detect_features
 
 APPLICANTS_TABLE = "tbl_online_application"
 STUDENTS_TABLE = "tbl_personal_ug"
@@ -97,17 +98,43 @@ REGISTRATIONS = TableSpec(
     required=("reg_prg_id", "reg_no"),
     optional=(
         "intake_id",
-        "prg_id",
         "splz_id",
         "level_id",
         "prg_mode_id",
-        "prg_type",
         "camp_id",
         "reg_date",
         "reg_active",
     ),
 )
 CUSTOMER_SPECS = {APPLICANT.name: APPLICANTS, STUDENT.name: STUDENTS}
+
+# What a missing column costs: the Customer field it feeds (shown with the warning).
+FEEDS = {
+    "tracking_id": "TrackingID",
+    "reg_no": "the applicant-to-student link",
+    "middlename": "MiddleName",
+    "dob": "nothing sent (date of birth is not synced)",
+    "sex": "Gender",
+    "phone1": "PrimaryPhone",
+    "email1": "PrimaryEmailAddr",
+    "country_of_birth": "BirthCountry",
+    "nation_Id_passPort_no": "NationalID",
+    "camp_id": "Campus",
+    "opt_1": "Program",
+    "intake_id": "Intake",
+    "level_id": "Level",
+    "prg_mode_id": "ProgramMode",
+    "appl_date": "the applicants-from date of the sync scope",
+    "status": "the application-status filter of the sync scope",
+    "prg_type": "ProgramType",
+    "national_id": "NationalID",
+    "cntr_id": "nothing sent",
+    "nationality": "nothing sent",
+    "phone2": "nothing sent",
+    "email2": "nothing sent",
+    "reg_date": "nothing sent",
+}
+REGISTRATION_FEEDS = "Level, Campus, Intake, Program and ProgramMode of students"
 TRACKING_COLUMNS = (STATUS, PUSHED_BY, PUSHED_DATE)
 
 
@@ -119,6 +146,8 @@ class CustomerTable:
     spec: TableSpec
     table: sa.Table
     missing: tuple[str, ...] = ()  # optional columns the live table lacks
+    # the condition of the office's sync scope (mis/scope.py); None: every record is in scope
+    in_scope: sa.ColumnElement[bool] | None = None
 
     @property
     def name(self) -> str:
@@ -158,6 +187,7 @@ class MisSchema:
     students: CustomerTable
     registrations: sa.Table | None
     lookups: Mapping[str, sa.Table] = field(default_factory=dict)  # by lookup name ("campus")
+    features: ServerFeatures = field(default_factory=lambda: ServerFeatures("unknown", ""))
 
     def customers(self, kind: RecordKind) -> CustomerTable:
         return self.applicants if kind is APPLICANT else self.students
@@ -165,6 +195,30 @@ class MisSchema:
     @property
     def customer_tables(self) -> tuple[CustomerTable, CustomerTable]:
         return (self.applicants, self.students)
+
+    def warnings(self) -> list[str]:
+        """What the MIS lacks that the mapping would use, one line each, for the Preview, the
+        Overview, ``analyze`` and ``check``."""
+        lines = [
+            f"{table.name} has no column {column}: {_cost(column)}"
+            for table in self.customer_tables
+            for column in table.missing
+        ]
+        if self.registrations is None:
+            lines.append(f"{REGISTRATIONS_TABLE} not found: {REGISTRATION_FEEDS} are sent empty")
+        for spec in LOOKUPS.values():
+            if spec.name not in self.lookups:
+                lines.append(
+                    f"{spec.table} not found: {spec.label} ids are sent as they are, not as names"
+                )
+        return lines
+
+
+def _cost(column: str) -> str:
+    feeds = FEEDS.get(column, "nothing sent")
+    if feeds.startswith("nothing") or feeds.startswith("the "):
+        return feeds if not feeds.startswith("the ") else f"{feeds} is not available"
+    return f"{feeds} is not sent"
 
 
 # ---------------------------------------------------------------- inspection
@@ -228,10 +282,10 @@ def _customer_table(inspector: sa.Inspector, kind: RecordKind, table_names: set[
     return CustomerTable(kind=kind, spec=spec, table=table, missing=missing)
 
 
-def inspect_schema(bind: sa.Engine | sa.Connection) -> MisSchema:
+def inspect_schema(engine: sa.Engine, *, portable: bool = False) -> MisSchema:
     """The MIS as it is now. Raises :class:`SchemaProblem` when a customer table or one of its
-    identity or name columns is missing."""
-    inspector = sa.inspect(bind)
+    identity or name columns is missing. ``portable`` takes the path every server supports."""
+    inspector = sa.inspect(engine)
     table_names = {t.lower() for t in inspector.get_table_names()}
     applicants = _customer_table(inspector, APPLICANT, table_names)
     students = _customer_table(inspector, STUDENT, table_names)
@@ -272,4 +326,5 @@ def inspect_schema(bind: sa.Engine | sa.Connection) -> MisSchema:
         found = _columns_by_lower_name(inspector, actual)
         if spec.key.lower() in found:
             lookups[spec.name], _ = _bind(actual, found, [spec.key, *spec.columns])
-    return MisSchema(applicants, students, registrations, lookups)
+    features = detect_features(engine, portable=portable)
+    return MisSchema(applicants, students, registrations, lookups, features)

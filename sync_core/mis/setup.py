@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DatabaseError
 
 from sync_core import defaults
+from sync_core.database import is_denied
+from sync_core.domain.errors import SchemaProblem
 from sync_core.domain.records import PUSHED_BY, PUSHED_DATE, QUICKBOOKS_ID, STATUS
 from sync_core.mis.schema import CUSTOMER_SPECS, ID_COLUMN_NAMES, live_columns
 
@@ -36,12 +38,27 @@ def _live_columns(engine: sa.Engine, table: str) -> set[str]:
     return {c["name"].lower() for c in live_columns(sa.inspect(engine), table)}
 
 
-def _add_column(engine: sa.Engine, table: str, column: sa.Column[Any]) -> None:
+def _add_column_ddl(engine: sa.Engine, table: str, column: sa.Column[Any]) -> str:
     holder = sa.Table(table, sa.MetaData(), column)
     ddl = sa.schema.CreateColumn(holder.c[column.name]).compile(dialect=engine.dialect)
-    quoted = engine.dialect.identifier_preparer.quote(table)
+    return f"ALTER TABLE {engine.dialect.identifier_preparer.quote(table)} ADD COLUMN {ddl}"
+
+
+def _add_column(engine: sa.Engine, table: str, column: sa.Column[Any]) -> None:
     with engine.begin() as conn:
-        conn.exec_driver_sql(f"ALTER TABLE {quoted} ADD COLUMN {ddl}")
+        conn.exec_driver_sql(_add_column_ddl(engine, table, column))
+
+
+def _refused(engine: sa.Engine, grant: str, table: str, statement: str) -> SchemaProblem:
+    """The account lacks a grant: say which, and the statement a DBA can run instead."""
+    database = engine.url.database or "the MIS database"
+    user = engine.url.username or "the product's account"
+    return SchemaProblem(
+        f"The MIS account may not {grant} {table} (the {grant} grant is missing), so the "
+        "tracking columns sync needs cannot be added",
+        what_to_do=f"Ask a DBA to run: {statement}; or to GRANT {grant} ON {database}.{table} "
+        f"TO {user}. Nothing else in the MIS is changed.",
+    )
 
 
 def _status_column(engine: sa.Engine, table: str) -> str:
@@ -74,10 +91,14 @@ def ensure_tracking_columns(engine: sa.Engine) -> list[str]:
             try:
                 _add_column(engine, table, tracking_column(name))
                 actions.append(f"added column {table}.{name}")
-            except DatabaseError:
+            except DatabaseError as exc:
                 # another process may have added it first; only a still-missing column is an error
-                if name.lower() not in _live_columns(engine, table):
-                    raise
+                if name.lower() in _live_columns(engine, table):
+                    continue
+                if is_denied(exc):
+                    ddl = _add_column_ddl(engine, table, tracking_column(name))
+                    raise _refused(engine, "ALTER", table, ddl) from None
+                raise
         if not _has_status_index(engine, table):
             status = _status_column(engine, table)
             holder = sa.Table(table, sa.MetaData(), sa.Column(status, sa.Integer))
@@ -85,7 +106,11 @@ def ensure_tracking_columns(engine: sa.Engine) -> list[str]:
             try:
                 index.create(engine)
                 actions.append(f"created index {index.name}")
-            except DatabaseError:
-                if not _has_status_index(engine, table):
-                    raise
+            except DatabaseError as exc:
+                if _has_status_index(engine, table):
+                    continue
+                if is_denied(exc):
+                    ddl = str(sa.schema.CreateIndex(index).compile(dialect=engine.dialect))
+                    raise _refused(engine, "INDEX", table, ddl) from None
+                raise
     return actions

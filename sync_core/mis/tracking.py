@@ -7,7 +7,6 @@ A record moves 0/2 -> 3 (claimed) -> 1 (synced: QuickBooks Id, who pushed it and
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,13 +27,36 @@ class Linked:
     sync_token: str | None = None
 
 
-def status_filter(table: CustomerTable, statuses: Iterable[int]) -> sa.ColumnElement[bool]:
-    """``status IN (...)``; rows found with NULL count as not synced."""
-    wanted = sorted({int(s) for s in statuses})
-    condition: sa.ColumnElement[bool] = table.status.in_(wanted)
-    if SyncStatus.NOT_SYNCED in wanted:
+PENDING = (SyncStatus.NOT_SYNCED, SyncStatus.FAILED)  # statuses the sync scope applies to
+
+
+def _status_in(table: CustomerTable, statuses: list[int]) -> sa.ColumnElement[bool]:
+    condition: sa.ColumnElement[bool] = table.status.in_(statuses)
+    if SyncStatus.NOT_SYNCED in statuses:  # rows found with NULL count as not synced
         condition = sa.or_(condition, table.status.is_(None))
     return condition
+
+
+def status_filter(table: CustomerTable, statuses: Iterable[int]) -> sa.ColumnElement[bool]:
+    """Records at one of ``statuses``; those waiting to sync (0, 2) only within the scope."""
+    wanted = sorted({int(s) for s in statuses})
+    pending = [s for s in wanted if s in PENDING]
+    others = [s for s in wanted if s not in PENDING]
+    conditions = []
+    if pending:
+        condition = _status_in(table, pending)
+        if table.in_scope is not None:
+            condition = sa.and_(condition, table.in_scope)
+        conditions.append(condition)
+    if others:
+        conditions.append(table.status.in_(others))
+    return sa.or_(*conditions) if len(conditions) > 1 else conditions[0]
+
+
+def without_quickbooks_id(table: CustomerTable) -> sa.ColumnElement[bool]:
+    """No usable Id in the MIS: NULL, blank, or an INT column's 0."""
+    text = sa.func.trim(sa.func.coalesce(sa.cast(table.quickbooks_id, sa.String(255)), ""))
+    return text.in_(["", "0"])
 
 
 def pick_for_claim(
@@ -45,11 +67,14 @@ def pick_for_claim(
     limit: int,
     after_row_id: int = 0,
     row_ids: Iterable[int] | None = None,
+    skip_locked: bool = True,
 ) -> list[tuple[int, str]]:
     """Up to ``limit`` (row id, identity) pairs after ``after_row_id`` in row order, set to 3.
 
     Run inside :func:`sync_core.database.write_transaction`, so the select and the update are
-    one step; on MariaDB the picked rows are also locked (``SKIP LOCKED``) against any writer.
+    one step; on MySQL/MariaDB the picked rows are also locked against any writer (``SKIP
+    LOCKED`` where the server has it: a second process's claim takes other rows; without it
+    the second claim waits, which the one-run-per-company lock makes rare).
     """
     stmt = (
         sa.select(table.row_id, table.identity)
@@ -59,8 +84,8 @@ def pick_for_claim(
     )
     if row_ids is not None:
         stmt = stmt.where(table.row_id.in_(sorted(set(row_ids))))
-    if conn.dialect.name != "sqlite":
-        stmt = stmt.with_for_update(skip_locked=True)
+    if conn.dialect.name != "sqlite":  # SQLite's write lock is taken when the claim begins
+        stmt = stmt.with_for_update(skip_locked=skip_locked)
     picked = [(int(r[0]), "" if r[1] is None else str(r[1]).strip()) for r in conn.execute(stmt)]
     if picked:
         set_status(conn, table, [row_id for row_id, _ in picked], SyncStatus.IN_PROGRESS)
@@ -89,16 +114,16 @@ def mark_synced(
     table: CustomerTable,
     linked: Sequence[Linked],
     operator: str,
-    pushed_at: dt.datetime,
 ) -> None:
-    """Status 1 with the QuickBooks Id (and SyncToken where the table keeps one)."""
+    """Status 1 with the QuickBooks Id (and SyncToken where the table keeps one). ``pushed_date``
+    is the MIS server's own clock, as the rows already there (its local time, on MySQL)."""
     if not linked:
         return
     values: dict[Any, Any] = {
         table.status: int(SyncStatus.SYNCED),
         table.quickbooks_id: sa.bindparam("b_qk_id"),
         table.table.c.pushed_by: operator[:200],
-        table.table.c.pushed_date: pushed_at,
+        table.table.c.pushed_date: sa.func.now(),
     }
     if table.sync_token is not None:
         values[table.sync_token] = sa.bindparam("b_token")
@@ -106,6 +131,31 @@ def mark_synced(
         table.table.update().where(table.row_id == sa.bindparam("b_row_id")).values(values),
         [{"b_row_id": s.row_id, "b_qk_id": s.qk_id, "b_token": s.sync_token} for s in linked],
     )
+
+
+def set_quickbooks_id(conn: Connection, table: CustomerTable, linked: Sequence[Linked]) -> None:
+    """Fill the QuickBooks Id (and SyncToken) of records already at 1, leaving who pushed them
+    and when as the MIS has it."""
+    if not linked:
+        return
+    values: dict[Any, Any] = {table.quickbooks_id: sa.bindparam("b_qk_id")}
+    if table.sync_token is not None:
+        values[table.sync_token] = sa.bindparam("b_token")
+    conn.execute(
+        table.table.update().where(table.row_id == sa.bindparam("b_row_id")).values(values),
+        [{"b_row_id": s.row_id, "b_qk_id": s.qk_id, "b_token": s.sync_token} for s in linked],
+    )
+
+
+def synced_without_id(conn: Connection, table: CustomerTable, limit: int) -> list[int]:
+    """Row ids of records at 1 with no QuickBooks Id in the MIS (an earlier system left them)."""
+    stmt = (
+        sa.select(table.row_id)
+        .where(table.status == int(SyncStatus.SYNCED), without_quickbooks_id(table))
+        .order_by(table.row_id)
+        .limit(limit)
+    )
+    return [int(r[0]) for r in conn.execute(stmt)]
 
 
 def rows_in_progress(conn: Connection, table: CustomerTable) -> list[int]:
@@ -117,15 +167,35 @@ def rows_in_progress(conn: Connection, table: CustomerTable) -> list[int]:
     return [int(r[0]) for r in conn.execute(stmt)]
 
 
-def count_by_status(conn: Connection, table: CustomerTable) -> dict[SyncStatus, int]:
+@dataclass(frozen=True)
+class StatusTally:
+    by_status: dict[SyncStatus, int]  # records waiting (0, 2) only within the scope
+    out_of_scope: int  # waiting records outside the office's scope: never synced
+    synced_without_id: int  # at 1 with no QuickBooks Id in the MIS (an earlier system's)
+
+
+def count_by_status(conn: Connection, table: CustomerTable) -> StatusTally:
+    """One grouped query: records per status, scope and whether the MIS holds their Id."""
+    in_scope = (
+        sa.case((table.in_scope, 1), else_=0) if table.in_scope is not None else sa.literal(1)
+    ).label("in_scope")
+    unlinked = sa.case((without_quickbooks_id(table), 1), else_=0).label("unlinked")
     rows = conn.execute(
-        sa.select(table.status, sa.func.count()).select_from(table.table).group_by(table.status)
+        sa.select(table.status, in_scope, unlinked, sa.func.count())
+        .select_from(table.table)
+        .group_by(table.status, in_scope, unlinked)
     ).all()
     counts: dict[SyncStatus, int] = {}
-    for status, count in rows:
+    out_of_scope = without_id = 0
+    for status, scoped, no_id, count in rows:
         key = SyncStatus.of(status)
+        if key in PENDING and not scoped:
+            out_of_scope += int(count)
+            continue
         counts[key] = counts.get(key, 0) + int(count)
-    return counts
+        if key is SyncStatus.SYNCED and no_id:
+            without_id += int(count)
+    return StatusTally(counts, out_of_scope, without_id)
 
 
 def count_records(conn: Connection, table: CustomerTable, statuses: Iterable[int]) -> int:

@@ -233,8 +233,13 @@ class QuickBooksClient:
         )
         return retrying(attempt_once)
 
-    def _customer_params(self) -> dict[str, str]:
-        return {"include": "enhancedAllCustomFields"} if self.include_custom_fields else {}
+    def _customer_params(self, *, read: bool = False) -> dict[str, str]:
+        """Custom field values come back only when asked for: always on reads (the earlier
+        integration identified students by a RegNo custom field), on writes when the product
+        writes some."""
+        if read or self.include_custom_fields:
+            return {"include": "enhancedAllCustomFields"}
+        return {}
 
     # ------------------------------------------------------------- Customers
 
@@ -261,7 +266,7 @@ class QuickBooksClient:
             "GET",
             f"customer/{customer_id}",
             operation="customer.read",
-            params=self._customer_params(),
+            params=self._customer_params(read=True),
             context=context,
         )
         return body["Customer"]
@@ -293,7 +298,12 @@ class QuickBooksClient:
     def query(self, statement: str, *, context: CallContext | None = None) -> dict[str, Any]:
         """Run one query statement; answers the ``QueryResponse`` object."""
         body = self._request(
-            "POST", "query", operation="query", text_body=statement, context=context
+            "POST",
+            "query",
+            operation="query",
+            params=self._customer_params(read=True),
+            text_body=statement,
+            context=context,
         )
         return body.get("QueryResponse") or {}
 

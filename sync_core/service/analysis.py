@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from sqlalchemy.engine import Connection
 
@@ -15,24 +15,27 @@ from sync_core.mis.tracking import count_by_status
 
 @dataclass(frozen=True)
 class StatusCounts:
-    total: int = 0
+    total: int = 0  # every record in the MIS table
     synced: int = 0
-    not_synced: int = 0
-    failed: int = 0
+    not_synced: int = 0  # within the sync scope
+    failed: int = 0  # within the sync scope
     in_progress: int = 0
+    out_of_scope: int = 0  # waiting records the office's scope leaves out: never synced
+    synced_without_id: int = 0  # at 1 with no QuickBooks Id in the MIS (of the synced ones)
+
+    @property
+    def in_scope(self) -> int:
+        return self.total - self.out_of_scope
 
     @property
     def progress_pct(self) -> float:
-        # rounded down: 2,049 of 2,050 is 99.9 %, never a misleading 100 %
-        return math.floor(1000 * self.synced / self.total) / 10 if self.total else 0.0
+        # of the records in scope, rounded down: 2,049 of 2,050 is 99.9 %, never 100 %
+        scope = self.in_scope
+        return math.floor(1000 * self.synced / scope) / 10 if scope > 0 else 0.0
 
     def __add__(self, other: StatusCounts) -> StatusCounts:
         return StatusCounts(
-            total=self.total + other.total,
-            synced=self.synced + other.synced,
-            not_synced=self.not_synced + other.not_synced,
-            failed=self.failed + other.failed,
-            in_progress=self.in_progress + other.in_progress,
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
         )
 
     def as_dict(self) -> dict[str, float | int]:
@@ -63,19 +66,24 @@ class SyncAnalysis:
                 "total_not_synced": overall.not_synced,
                 "total_failed": overall.failed,
                 "total_in_progress": overall.in_progress,
+                "total_out_of_scope": overall.out_of_scope,
+                "total_synced_without_id": overall.synced_without_id,
                 "progress_pct": overall.progress_pct,
             },
         }
 
 
 def count_statuses(conn: Connection, table: CustomerTable) -> StatusCounts:
-    by_status = count_by_status(conn, table)
+    tally = count_by_status(conn, table)
+    by_status = tally.by_status
     return StatusCounts(
-        total=sum(by_status.values()),
+        total=sum(by_status.values()) + tally.out_of_scope,
         synced=by_status.get(SyncStatus.SYNCED, 0),
         not_synced=by_status.get(SyncStatus.NOT_SYNCED, 0),
         failed=by_status.get(SyncStatus.FAILED, 0),
         in_progress=by_status.get(SyncStatus.IN_PROGRESS, 0),
+        out_of_scope=tally.out_of_scope,
+        synced_without_id=tally.synced_without_id,
     )
 
 

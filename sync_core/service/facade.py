@@ -25,6 +25,7 @@ from sync_core.domain.mapping import MappingOptions
 from sync_core.domain.statuses import Outcome, Scope, SyncStatus
 from sync_core.mis.reader import fetch_records, find_row_id
 from sync_core.mis.schema import MisSchema, inspect_schema
+from sync_core.mis.scope import scope_warnings, with_scope
 from sync_core.mis.search import RecordMatch, search_records
 from sync_core.mis.setup import ensure_tracking_columns
 from sync_core.mis.tracking import count_records
@@ -61,7 +62,8 @@ class SyncService:
         """Bring both databases to what sync needs and inspect the MIS as found."""
         with _database_errors():
             self.setup_actions = ensure_tracking_columns(self._mis) + ensure_tables(self._store)
-            self._schema = inspect_schema(self._mis)
+            found = inspect_schema(self._mis, portable=self.settings.portable_sql)
+            self._schema = with_scope(found, self.settings.scope_rules())
         return self
 
     @property
@@ -97,6 +99,13 @@ class SyncService:
 
     def describe_configuration(self) -> dict[str, str]:
         return self.settings.describe()
+
+    def schema_warnings(self) -> list[str]:
+        """What the MIS lacks that the mapping or the scope would use, one line each."""
+        rules = self.settings.scope_rules()
+        return self.schema.warnings() + [
+            line for table in self.schema.customer_tables for line in scope_warnings(rules, table)
+        ]
 
     @cached_property
     def history(self) -> RunHistory:

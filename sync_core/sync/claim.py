@@ -45,7 +45,13 @@ def claim_step(
     table = dbs.schema.customers(kind)
     with write_transaction(dbs.mis) as conn:
         picked = tracking.pick_for_claim(
-            conn, table, statuses=statuses, limit=limit, after_row_id=after_row_id, row_ids=row_ids
+            conn,
+            table,
+            statuses=statuses,
+            limit=limit,
+            after_row_id=after_row_id,
+            row_ids=row_ids,
+            skip_locked=dbs.schema.features.skip_locked,
         )
     if not picked:
         return []

@@ -37,7 +37,7 @@ from sync_core.sync.existing import find_existing
 from sync_core.sync.names import NamesInFlight, choose_names
 from sync_core.sync.outcomes import Linked, Pending, StepOutcome, errors_text, tally
 from sync_core.sync.prepare import map_claimed
-from sync_core.sync.recover import recover, unchecked
+from sync_core.sync.recover import link_unlinked, recover, unchecked
 from sync_core.sync.request import Progress, SyncRequest, SyncResult
 from sync_core.sync.send import send_chunk
 from sync_core.sync.write_back import note_sending, write_back
@@ -94,6 +94,7 @@ class SyncEngine:
         final_state, message = RunState.COMPLETED, None
         try:
             recover(self.dbs, self.client, self.history, progress, self.options)
+            link_unlinked(self.dbs, self.client, self.history, progress, self.options)
             progress.planned = self._count_planned(request)
             self._publish(progress, force=True)
             fatal, cancelled = self._pump(request, progress)
@@ -160,18 +161,20 @@ class SyncEngine:
         unsure = [p for p in items if p.attempt.previously_unknown or p.prelinked]
         if unsure:
             try:
-                existing = find_existing(self.client, unsure, self._context(progress, unsure))
+                existing, conflicts = find_existing(
+                    self.client, unsure, self._context(progress, unsure)
+                )
             except AuthenticationError:
                 raise
             except QuickBooksError as exc:
-                existing = {}
-                outcome.failed += [unchecked(p, exc) for p in unsure]
-                items = [p for p in items if p not in unsure]
+                existing, conflicts = {}, [unchecked(p, exc) for p in unsure]
+            outcome.failed += conflicts
             for p in unsure:
-                if p.ref in existing and p in items:
-                    why = "its qk_id in the MIS" if p.prelinked else "an earlier attempt"
+                if p.ref in existing:
+                    why = "its QuickBooks Id in the MIS" if p.prelinked else "an earlier attempt"
                     outcome.linked.append(Linked(p, existing[p.ref], why))
-            items = [p for p in items if p.ref not in existing]
+            settled = set(existing) | {f.ref for f in conflicts}
+            items = [p for p in items if p.ref not in settled]
         chosen, adopted = choose_names(
             self.client, items, self._in_flight, self._context(progress, items)
         )

@@ -2,23 +2,38 @@
 
 Asked for every record whose earlier attempt has an unknown outcome, whose QuickBooks Id the MIS
 already holds, and when QuickBooks says its name is taken. A customer counts only when it
-identifies the record (:mod:`sync_core.domain.identity`); inactive customers count too.
+identifies the record (:mod:`sync_core.domain.identity`: the product's Notes, or the earlier
+integration's shapes); inactive customers count too. An Id in the MIS that points at somebody
+else's customer is a conflict for the operator, never a link.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sync_core.domain.identity import is_same_record
-from sync_core.domain.kinds import RecordRef
+from sync_core.domain.identity import Verdict, identify, names_alike
+from sync_core.domain.kinds import APPLICANT, RecordRef
 from sync_core.domain.mapping import MappedCustomer
 from sync_core.domain.names import candidate_display_names, name_key
 from sync_core.quickbooks import query as q
 from sync_core.quickbooks.client import QuickBooksClient
 from sync_core.quickbooks.ports import CallContext
-from sync_core.sync.outcomes import Pending
+from sync_core.sync.outcomes import Failed, Pending
+
+ID_CONFLICT = "MIS-ID"
+ID_CONFLICT_HINT = (
+    "Correct the QuickBooks Id in the MIS, or clear it so the record is looked up by its "
+    "identity (and created only if no customer is it)."
+)
+
+
+def own_marks(mapped: MappedCustomer) -> list[str]:
+    """The earlier integration named its customers after the record: applicants by
+    tracking_id, students by reg_no."""
+    mark = mapped.fields.get("TrackingID", "") if mapped.kind == APPLICANT.name else mapped.identity
+    return [mark] if mark else []
 
 
 @dataclass(frozen=True)
@@ -28,11 +43,15 @@ class Lookup:
 
     @property
     def names(self) -> list[str]:
-        return list(dict.fromkeys([*candidate_display_names(self.mapped), *self.extra_names]))
+        return list(
+            dict.fromkeys(
+                [*candidate_display_names(self.mapped), *own_marks(self.mapped), *self.extra_names]
+            )
+        )
 
 
 def is_ours(customer: dict[str, Any], mapped: MappedCustomer) -> bool:
-    return is_same_record(customer, mapped.kind, mapped.identity)
+    return identify(customer, mapped).verdict is Verdict.THIS
 
 
 def find_by_names(
@@ -46,6 +65,12 @@ def find_by_names(
         return {}
     names = [name for lookup in lookups for name in lookup.names if name]
     found = client.find_customers_by_display_name(names, context=context)
+    return match_by_names(found, lookups)
+
+
+def match_by_names(
+    found: Iterable[dict[str, Any]], lookups: Sequence[Lookup]
+) -> dict[RecordRef, dict[str, Any]]:
     by_name: dict[str, list[dict[str, Any]]] = {}
     for customer in found:
         by_name.setdefault(name_key(str(customer.get("DisplayName", ""))), []).append(customer)
@@ -61,28 +86,74 @@ def find_by_names(
     return result
 
 
+def find_by_ids(
+    client: QuickBooksClient, ids: Iterable[str], context: CallContext | None = None
+) -> dict[str, dict[str, Any]]:
+    """Customers by Id, inactive ones included; one query per 100 Ids."""
+    wanted = [i for i in dict.fromkeys(ids) if i]
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(wanted), 100):
+        where = f"{q.id_in(wanted[start : start + 100])} AND Active IN (true, false)"
+        found.update({str(c["Id"]): c for c in client.query_customers(where, context=context)})
+    return found
+
+
 def earlier_names(pending: Pending) -> tuple[str, ...]:
     sent = pending.attempt.sent_display_name
     return (sent,) if sent else ()
 
 
+def prelinked_verdict(customer: dict[str, Any] | None, pending: Pending) -> Failed | None:
+    """None when the customer the MIS's Id points at is this record; else why not."""
+    assert pending.prelinked is not None
+    if customer is None:
+        message = (
+            f"The QuickBooks Id in the MIS ({pending.prelinked}) is no customer in QuickBooks: "
+            "not linked."
+        )
+        return Failed.of(pending, message, code=ID_CONFLICT, hint=ID_CONFLICT_HINT)
+    found = identify(customer, pending.mapped)
+    if found.verdict is Verdict.THIS:
+        return None
+    if found.verdict is Verdict.UNKNOWN and names_alike(customer, pending.mapped):
+        return None  # the MIS's own Id, and the person's name: two signals agree
+    whose = (
+        f"which is {found.other} (by {found.how})"
+        if found.verdict is Verdict.OTHER
+        else "which carries neither this record's identity nor its name"
+    )
+    message = (
+        f"The QuickBooks Id in the MIS ({pending.prelinked}) points at customer "
+        f"{customer.get('DisplayName')!r}, {whose}: not linked."
+    )
+    return Failed.of(pending, message, code=ID_CONFLICT, hint=ID_CONFLICT_HINT)
+
+
 def find_existing(
     client: QuickBooksClient, items: Sequence[Pending], context: CallContext
-) -> dict[RecordRef, dict[str, Any]]:
-    """Customers that already are these records: by the Id the MIS holds, else by name."""
+) -> tuple[dict[RecordRef, dict[str, Any]], list[Failed]]:
+    """Customers that already are these records (by the Id the MIS holds, else by identity),
+    and the records whose Id in the MIS points at somebody else's customer."""
     existing: dict[RecordRef, dict[str, Any]] = {}
+    conflicts: list[Failed] = []
     prelinked = [p for p in items if p.prelinked]
     if prelinked:
-        where = (
-            f"{q.id_in(p.prelinked for p in prelinked if p.prelinked)} AND Active IN (true, false)"
-        )
-        by_id = {str(c["Id"]): c for c in client.query_customers(where, context=context)}
+        by_id = find_by_ids(client, (p.prelinked or "" for p in prelinked), context)
         for p in prelinked:
-            if p.prelinked in by_id:
-                existing[p.ref] = by_id[p.prelinked]
-    unsure = [p for p in items if p.attempt.previously_unknown and p.ref not in existing]
+            customer = by_id.get(p.prelinked or "")
+            problem = prelinked_verdict(customer, p)
+            if problem is not None:
+                conflicts.append(problem)
+            elif customer is not None:
+                existing[p.ref] = customer
+    conflicted = {f.ref for f in conflicts}
+    unsure = [
+        p
+        for p in items
+        if p.attempt.previously_unknown and p.ref not in existing and p.ref not in conflicted
+    ]
     if unsure:
         existing.update(
             find_by_names(client, [Lookup(p.mapped, earlier_names(p)) for p in unsure], context)
         )
-    return existing
+    return existing, conflicts

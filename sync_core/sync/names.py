@@ -17,7 +17,7 @@ from sync_core.domain.names import name_key, with_distinct_name
 from sync_core.quickbooks.client import QuickBooksClient
 from sync_core.quickbooks.errors import AuthenticationError, QuickBooksError
 from sync_core.quickbooks.ports import CallContext
-from sync_core.sync.existing import is_ours
+from sync_core.sync.existing import is_ours, own_marks
 from sync_core.sync.outcomes import Linked, Pending
 
 
@@ -48,12 +48,16 @@ def choose_names(
     in_flight: NamesInFlight,
     context: CallContext,
 ) -> tuple[list[Pending], list[Linked]]:
-    """The records to send (some under a distinct name) and those found to exist already."""
+    """The records to send (some under a distinct name) and those found to exist already:
+    under their real name, or under the name the earlier integration gave them (their tracking
+    id / RegNo), whatever the MIS status says (that system left rows at 0 whose customer
+    exists)."""
     if not items:
         return [], []
+    lookups = {p.ref: [p.mapped.display_name, *own_marks(p.mapped)] for p in items}
     try:
         holders = client.find_customers_by_display_name(
-            [p.mapped.display_name for p in items], context=context
+            [name for names in lookups.values() for name in names], context=context
         )
     except AuthenticationError:
         raise
@@ -66,9 +70,10 @@ def choose_names(
     adopted: list[Linked] = []
     for pending in items:
         key = name_key(pending.mapped.display_name)
-        ours = next((c for c in taken.get(key, []) if is_ours(c, pending.mapped)), None)
+        candidates = [c for name in lookups[pending.ref] for c in taken.get(name_key(name), [])]
+        ours = next((c for c in candidates if is_ours(c, pending.mapped)), None)
         if ours is not None:
-            adopted.append(Linked(pending, ours, "a look-up by its name"))
+            adopted.append(Linked(pending, ours, "a look-up by its identity"))
             continue
         if key in taken or pending.mapped.display_name in in_flight:
             pending = Pending(

@@ -20,7 +20,7 @@ from sync_core.quickbooks.errors import (
     ValidationError,
 )
 from sync_core.quickbooks.ports import CallContext
-from sync_core.sync.existing import Lookup, find_by_names
+from sync_core.sync.existing import Lookup, find_by_ids, find_by_names, is_ours
 from sync_core.sync.outcomes import (
     Failed,
     Linked,
@@ -65,13 +65,13 @@ def _send(client: QuickBooksClient, chunk: Sequence[Pending], context: CallConte
         ]
         return outcome
 
-    clashes: list[Pending] = []
+    clashes: list[tuple[Pending, DuplicateNameError]] = []
     for n, pending in enumerate(chunk):
         result = results[str(n)]
         if result.ok and result.entity and result.entity.get("Id"):
             outcome.linked.append(Linked(pending, result.entity))
         elif isinstance(result.error, DuplicateNameError):
-            clashes.append(pending)
+            clashes.append((pending, result.error))
         else:
             error = result.error
             message = errors_text(error) if error else "QuickBooks answered without a customer"
@@ -84,39 +84,55 @@ def _send(client: QuickBooksClient, chunk: Sequence[Pending], context: CallConte
             log.exception("unexpected error resolving %d name clashes", len(clashes))
             outcome.failed += [
                 Failed.of(p, f"Internal error: {errors_text(exc)}", outcome_unknown=True)
-                for p in clashes
+                for p, _ in clashes
             ]
     return outcome
 
 
 def resolve_clashes(
-    client: QuickBooksClient, clashes: Sequence[Pending], context: CallContext
+    client: QuickBooksClient,
+    clashes: Sequence[tuple[Pending, DuplicateNameError]],
+    context: CallContext,
 ) -> StepOutcome:
-    """6240: adopt the holder if it is this record; else make the name distinct and resend."""
+    """6240: adopt the holder if it is this record; else make the name distinct and resend.
+
+    The holder is read by the Id QuickBooks names in the error's detail when it does (a name
+    look-up could miss it: QuickBooks compares names without regard to case, and a backslash
+    or apostrophe makes a query fragile); by the record's names otherwise.
+    """
     outcome = StepOutcome()
+    pending = [p for p, _ in clashes]
     try:
-        existing = find_by_names(client, [Lookup(p.mapped) for p in clashes], context)
+        holder_ids = {p.ref: e.existing_id for p, e in clashes if e.existing_id}
+        holders = find_by_ids(client, holder_ids.values(), context) if holder_ids else {}
+        existing = {
+            ref: holders[i]
+            for ref, i in holder_ids.items()
+            if i in holders and is_ours(holders[i], next(p.mapped for p in pending if p.ref == ref))
+        }
+        unnamed = [p for p in pending if p.ref not in holder_ids]
+        existing.update(find_by_names(client, [Lookup(p.mapped) for p in unnamed], context))
     except QuickBooksError as exc:
-        for pending in clashes:
+        for p in pending:
             message = (
-                f"The name {pending.mapped.display_name!r} is taken in QuickBooks and its "
+                f"The name {p.mapped.display_name!r} is taken in QuickBooks and its "
                 f"holder could not be checked: {errors_text(exc)}"
             )
-            outcome.failed.append(Failed.of(pending, message, exc))
+            outcome.failed.append(Failed.of(p, message, exc))
         if isinstance(exc, AuthenticationError):
             outcome.fatal = exc
         return outcome
-    for pending in clashes:
-        customer = existing.get(pending.ref)
+    for p in pending:
+        customer = existing.get(p.ref)
         if customer is not None:
-            outcome.linked.append(Linked(pending, customer, "a name clash"))
-        elif pending.mapped.renamed_from is None:
-            outcome.requeue.append(Pending(with_distinct_name(pending.mapped), pending.attempt))
+            outcome.linked.append(Linked(p, customer, "a name clash"))
+        elif p.mapped.renamed_from is None:
+            outcome.requeue.append(Pending(with_distinct_name(p.mapped), p.attempt))
         else:
             message = (
-                f"Both {pending.mapped.renamed_from!r} and {pending.mapped.display_name!r} are "
+                f"Both {p.mapped.renamed_from!r} and {p.mapped.display_name!r} are "
                 "taken by other QuickBooks customers, vendors or employees"
             )
             error = DuplicateNameError(message, code="6240")
-            outcome.failed.append(Failed.of(pending, message, error))
+            outcome.failed.append(Failed.of(p, message, error))
     return outcome

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sync_core.database import write_transaction
-from sync_core.domain.clock import utcnow
 from sync_core.domain.kinds import KINDS, RecordKind
 from sync_core.domain.statuses import Outcome, SyncStatus
 from sync_core.mis import tracking
@@ -90,7 +89,6 @@ def write_back(
                     for x in linked
                 ],
                 operator,
-                utcnow(),
             )
             tracking.set_status(conn, table, [f.ref.row_id for f in failed], SyncStatus.FAILED)
         with write_transaction(dbs.store) as conn:
