@@ -467,3 +467,22 @@ def test_no_token_or_secret_in_logs_or_errors(ctx, simulator, caplog):
     for secret in secrets:
         assert secret not in visible
     assert "Bearer" not in visible and "Authorization" not in visible
+
+
+def test_a_run_of_the_next_n_sends_exactly_n_also_when_cancelled(ctx, simulator):
+    result = run(ctx, scope="all", batch_size=50, limit=10)
+    assert result.run.planned == 10 and result.run.synced == 10 and result.run.record_limit == 10
+    assert simulator.inspect().customer_count == 10
+    assert sum(statuses(ctx, APPLICANT).values()) == 850  # the rest still waits
+    assert statuses(ctx, APPLICANT)[STATUS_SYNCED] == 10
+    # a run of 25 (batch size 10) cancelled at once still sends no more than 25
+    simulator.set_faults(latency_ms=100)
+    run_id = ctx.start_sync(
+        SyncRequest("applicants", operator="-", batch_size=10, limit=25), actor("Canceller")
+    )
+    ctx.cancel_sync(run_id, actor("Canceller"))
+    assert wait_for(run_id, timeout=60)
+    assert simulator.inspect().customer_count <= 10 + 25
+    counts = statuses(ctx, APPLICANT)
+    assert counts[STATUS_IN_PROGRESS] == 0
+    assert counts[STATUS_SYNCED] == simulator.inspect().customer_count

@@ -106,6 +106,7 @@ def cmd_sync(args: argparse.Namespace, service: SyncService) -> CommandResult:
         operator=args.operator,
         batch_size=args.batch_size,
         retry_failed=args.retry_failed,
+        limit=args.limit,
     )
     result = service.run_sync(
         request, cli_actor(args), on_progress=ProgressPrinter(enabled=not args.json)
@@ -191,6 +192,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         )
         p.add_argument("--operator", default=default_operator(), help="recorded as pushed_by")
         p.add_argument("--retry-failed", action="store_true", help="also retry failed records")
+        p.add_argument(
+            "--limit",
+            type=int,
+            metavar="N",
+            help="send at most N records (the next N waiting), e.g. 10 to try a first batch",
+        )
         p.set_defaults(handler=cmd_sync, scope=scope.value)
 
     p = sub.add_parser("retry", help="push one record now: --applicant ID or --student REGNO")

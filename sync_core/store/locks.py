@@ -81,7 +81,14 @@ class RunLock:
         self.history = history
 
     def acquire(
-        self, realm_id: str, *, operator: str, scope: Scope, batch_size: int, retry_failed: bool
+        self,
+        realm_id: str,
+        *,
+        operator: str,
+        scope: Scope,
+        batch_size: int,
+        retry_failed: bool,
+        record_limit: int | None = None,
     ) -> int:
         """Take the lock and create the run; answers the run id or raises SyncAlreadyRunning."""
         try:
@@ -107,6 +114,7 @@ class RunLock:
                 operator=operator,
                 batch_size=batch_size,
                 retry_failed=retry_failed,
+                record_limit=record_limit,
                 host=HOST,
                 pid=os.getpid(),
             )

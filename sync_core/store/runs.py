@@ -37,6 +37,9 @@ class RunSummary:
     reconciled: int
     released: int
     records_per_s: float | None
+    record_limit: int | None  # "the next N": the most records this run may send
+    waiting_s: float | None  # how long the run is waiting for QuickBooks' limit now
+    eta_s: float | None  # to the end, at the pace the limiter allows (published by the run)
     message: str | None
     host: str | None
     pid: int | None
@@ -56,18 +59,12 @@ class RunSummary:
         return max(self.planned - self.done, 0)
 
     @property
-    def eta_s(self) -> float | None:
-        if not self.is_running or not self.records_per_s or self.records_per_s <= 0:
-            return None
-        return self.remaining / self.records_per_s
-
-    @property
     def progress(self) -> float:
         return min(self.done / self.planned, 1.0) if self.planned else 1.0
 
     def as_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data.update(remaining=self.remaining, eta_s=self.eta_s)
+        data.update(remaining=self.remaining)
         return data
 
 
@@ -98,6 +95,7 @@ class RunHistory:
         retry_failed: bool,
         host: str,
         pid: int,
+        record_limit: int | None = None,
     ) -> int:
         now = utcnow()
         result = conn.execute(
@@ -107,6 +105,7 @@ class RunHistory:
                 operator=operator,
                 batch_size=batch_size,
                 retry_failed=retry_failed,
+                record_limit=record_limit,
                 state=RunState.RUNNING,
                 started_at=now,
                 heartbeat_at=now,
@@ -119,7 +118,13 @@ class RunHistory:
         return int(key[0])
 
     def update_progress(
-        self, run_id: int, counters: Mapping[str, int], records_per_s: float | None
+        self,
+        run_id: int,
+        counters: Mapping[str, int],
+        records_per_s: float | None,
+        *,
+        waiting_s: float | None = None,
+        eta_s: float | None = None,
     ) -> bool:
         """Persist counts; answers whether someone asked this run to stop."""
         values = {k: int(v) for k, v in counters.items() if k in RUN_COUNTERS}
@@ -127,7 +132,13 @@ class RunHistory:
             conn.execute(
                 runs.update()
                 .where(runs.c.id == run_id)
-                .values(**values, records_per_s=records_per_s, heartbeat_at=utcnow())
+                .values(
+                    **values,
+                    records_per_s=records_per_s,
+                    waiting_s=waiting_s,
+                    eta_s=eta_s,
+                    heartbeat_at=utcnow(),
+                )
             )
             return bool(
                 conn.execute(

@@ -1,4 +1,6 @@
-"""Create the product's own tables where they are missing (``CREATE TABLE IF NOT EXISTS``)."""
+"""Create the product's own tables where they are missing, and add the columns a newer version
+of the product declares to tables an older one created (additive only, like the MIS's tracking
+columns: a column is never changed or dropped)."""
 
 from __future__ import annotations
 
@@ -30,4 +32,29 @@ def ensure_tables(engine: sa.Engine) -> list[str]:
                 "qbsync_ tables, or set SYNC_DATABASE_URL to a database of the product's own "
                 "(then the MIS only gains its tracking columns).",
             ) from None
-    return [f"created table {t.name}" for t in missing]
+    actions = [f"created table {t.name}" for t in missing]
+    return actions + _add_missing_columns(
+        engine, [t for t in metadata.sorted_tables if t not in missing]
+    )
+
+
+def _add_missing_columns(engine: sa.Engine, tables: list[sa.Table]) -> list[str]:
+    inspector = sa.inspect(engine)
+    actions = []
+    for table in tables:
+        present = {c["name"].lower() for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name.lower() in present:
+                continue
+            ddl = sa.schema.CreateColumn(column).compile(dialect=engine.dialect)
+            quoted = engine.dialect.identifier_preparer.quote(table.name)
+            try:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f"ALTER TABLE {quoted} ADD COLUMN {ddl}")
+            except DatabaseError:
+                fresh = {c["name"].lower() for c in sa.inspect(engine).get_columns(table.name)}
+                if column.name.lower() not in fresh:  # not another process adding it first
+                    raise
+                continue
+            actions.append(f"added column {table.name}.{column.name}")
+    return actions

@@ -100,6 +100,11 @@ runs = sa.Table(
     sa.Column("reconciled", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Column("released", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Column("records_per_s", sa.Float),
+    # the most records the run may send ("the next N"); NULL: all pending
+    sa.Column("record_limit", sa.Integer),
+    # seconds the run is waiting for QuickBooks' limit now, and to its end by the limiter's pace
+    sa.Column("waiting_s", sa.Float),
+    sa.Column("eta_s", sa.Float),
     sa.Column("message", sa.Text),
     sa.Column("host", sa.String(200)),
     sa.Column("pid", sa.Integer),

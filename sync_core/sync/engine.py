@@ -81,6 +81,7 @@ class SyncEngine:
             scope=request.scope,
             batch_size=request.batch_size,
             retry_failed=request.retry_failed,
+            record_limit=request.limit,
         )
 
     def run(self, request: SyncRequest) -> SyncResult:
@@ -125,23 +126,26 @@ class SyncEngine:
         if request.scope is Scope.RECORD:
             return len(request.records)
         with self.dbs.mis.connect() as conn:
-            return sum(
+            waiting = sum(
                 tracking.count_records(conn, self.dbs.schema.customers(k), request.statuses)
                 for k in request.kinds
             )
+        return waiting if request.limit is None else min(waiting, request.limit)
 
     def _steps(
         self, request: SyncRequest, progress: Progress
     ) -> Generator[list[Pending], None, None]:
         """Claimed, mapped and looked-up records, a step at a time."""
+        left = request.limit  # "the next N": never more, also when cancelled
         for kind in request.kinds:
             cursor = 0
-            while True:
+            while left is None or left > 0:
+                step = request.batch_size if left is None else min(request.batch_size, left)
                 attempts = claim.claim_step(
                     self.dbs,
                     kind,
                     statuses=request.statuses,
-                    limit=request.batch_size,
+                    limit=step,
                     after_row_id=cursor,
                     row_ids=request.row_ids(kind),
                     run_id=progress.run_id,
@@ -149,6 +153,8 @@ class SyncEngine:
                 if not attempts:
                     break
                 cursor = attempts[-1].row_id
+                if left is not None:
+                    left -= len(attempts)
                 yield self._prepare(kind, attempts, progress)
 
     def _prepare(
@@ -275,7 +281,10 @@ class SyncEngine:
             return False
         self._last_publish = now
         cancel = self.history.update_progress(
-            progress.run_id, progress.counters(), round(progress.records_per_s, 2)
+            progress.run_id,
+            progress.counters(),
+            round(progress.records_per_s, 2),
+            eta_s=progress.eta_s,
         )
         if not self.lock.heartbeat(self.client.realm_id, progress.run_id) and not progress.finished:
             cancel = True  # another process took the lock over: stop sending at once

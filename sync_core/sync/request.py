@@ -19,6 +19,7 @@ class SyncRequest:
     batch_size: int = defaults.BATCH_SIZE
     retry_failed: bool = False
     records: tuple[tuple[str, int], ...] = ()  # (kind, row_id) for scope "record"
+    limit: int | None = None  # "the next N": send at most this many records (None: all)
 
     def __post_init__(self) -> None:
         try:
@@ -31,6 +32,8 @@ class SyncRequest:
             raise InvalidRequest(f"batch size must be 1..{defaults.MAX_BATCH_SIZE}")
         if self.scope is Scope.RECORD and not self.records:
             raise InvalidRequest("scope 'record' needs the records to push")
+        if self.limit is not None and self.limit < 1:
+            raise InvalidRequest("a run limit must be at least 1 record")
 
     @property
     def kinds(self) -> list[RecordKind]:
