@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from sync_core.database import create_db_engine  # noqa: E402
 from sync_core.demo.data import create_demo_database  # noqa: E402
-from sync_core.mis.migrations import ensure_schema  # noqa: E402
+from sync_core.mis.setup import ensure_tracking_columns  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -70,7 +70,7 @@ def create_database(server_url: str, applicants: int, students: int) -> tuple[st
     engine = create_db_engine(url)
     started = time.perf_counter()
     create_demo_database(engine, applicants=applicants, students=students)
-    ensure_schema(engine)
+    ensure_tracking_columns(engine)
     engine.dispose()
     took = time.perf_counter() - started
     print(f"database {name}: {applicants + students:,} records in {took:.0f} s")

@@ -29,8 +29,9 @@ from sync_core.database import create_db_engine  # noqa: E402
 from sync_core.demo.data import create_demo_database  # noqa: E402
 from sync_core.domain.kinds import APPLICANT, STUDENT  # noqa: E402
 from sync_core.domain.mapping import MappingOptions  # noqa: E402
-from sync_core.mis.migrations import ensure_schema  # noqa: E402
 from sync_core.mis.reader import fetch_records  # noqa: E402
+from sync_core.mis.schema import inspect_schema  # noqa: E402
+from sync_core.mis.setup import ensure_tracking_columns  # noqa: E402
 from sync_core.service.analysis import analyze  # noqa: E402
 from sync_core.service.preview import preview  # noqa: E402
 
@@ -65,25 +66,25 @@ def main() -> None:
         started = time.perf_counter()
         half = args.records // 2
         create_demo_database(engine, applicants=half, students=args.records - half)
-        ensure_schema(engine)
+        ensure_tracking_columns(engine)
+        schema = inspect_schema(engine)
         print(
             f"database {name}: {args.records:,} records filled in "
             f"{time.perf_counter() - started:.1f} s"
         )
         with engine.connect() as conn:
             # a third synced, some failed: counts over a realistic mix of statuses
-            conn.execute(
-                sa.text(
-                    "UPDATE tbl_online_application SET QuickBk_Status = 1 WHERE appl_Id % 3 = 0"
+            # (the tracking columns as the MIS spells them: bound by the inspected schema)
+            for table, status, modulo in ((schema.applicants, 1, 3), (schema.students, 2, 50)):
+                conn.execute(
+                    sa.update(table.table)
+                    .where(table.row_id % modulo == 0)
+                    .values({table.status: status})
                 )
-            )
-            conn.execute(
-                sa.text("UPDATE tbl_personal_ug SET QuickBk_Status = 2 WHERE per_id_ug % 50 = 0")
-            )
             conn.commit()
 
-            analysis_times = timed(lambda: analyze(conn), 7)
-            counts = analyze(conn).overall
+            analysis_times = timed(lambda: analyze(conn, schema), 7)
+            counts = analyze(conn, schema).overall
             print(
                 f"analysis      median {statistics.median(analysis_times) * 1000:7.1f} ms  "
                 f"(max {max(analysis_times) * 1000:.1f} ms; {counts.total:,} records, "
@@ -92,7 +93,7 @@ def main() -> None:
 
             for kind, offset in ((APPLICANT, 0), (STUDENT, 0), (STUDENT, half // 2)):
                 preview_times = timed(
-                    lambda k=kind, o=offset: preview(conn, k, limit=100, offset=o), 7
+                    lambda k=kind, o=offset: preview(conn, schema, k, limit=100, offset=o), 7
                 )
                 print(
                     f"preview 100   median {statistics.median(preview_times) * 1000:7.1f} ms  "
@@ -103,14 +104,12 @@ def main() -> None:
             mapped = 0
             mapping_s = 0.0
             for kind in (APPLICANT, STUDENT):
+                row_id = schema.customers(kind).row_id
                 last = 0
                 while True:
                     rows = (
                         conn.execute(
-                            sa.select(kind.row_id)
-                            .where(kind.row_id > last)
-                            .order_by(kind.row_id)
-                            .limit(2000)
+                            sa.select(row_id).where(row_id > last).order_by(row_id).limit(2000)
                         )
                         .scalars()
                         .all()
@@ -118,7 +117,7 @@ def main() -> None:
                     if not rows:
                         break
                     last = rows[-1]
-                    page = fetch_records(conn, kind, row_ids=rows)
+                    page = fetch_records(conn, schema, kind, row_ids=rows)
                     started = time.perf_counter()
                     mapped += len(page.mapped(options))
                     mapping_s += time.perf_counter() - started

@@ -35,10 +35,10 @@ from sync_core.database import create_db_engine  # noqa: E402
 from sync_core.demo.data import create_demo_database  # noqa: E402
 from sync_core.domain.kinds import APPLICANT  # noqa: E402
 from sync_core.mis.reader import fetch_records  # noqa: E402
-from sync_core.service.context import open_context  # noqa: E402
+from sync_core.service import open_service  # noqa: E402
 from sync_core.settings import Secret, Settings  # noqa: E402
 from sync_core.store.tokens import generate_key  # noqa: E402
-from sync_core.sync.engine import SyncRequest  # noqa: E402
+from sync_core.sync.request import SyncRequest  # noqa: E402
 
 
 class Simulator:
@@ -120,17 +120,17 @@ def throughput(server_url: str, data_dir: Path, records: int, baseline_records: 
     sim = Simulator("--latency-ms", "200")
     db = Database(server_url, records)
     try:
-        ctx = open_context(settings_for(db, sim, data_dir))
-        limits = ctx.limits
+        service = open_service(settings_for(db, sim, data_dir))
+        client = service.client()
+        limits = client.limiter.limits
         ceiling = limits.batch_requests_per_minute * 30
         # baseline: one create per record, one after the other (names prefixed: no clashes)
-        with ctx.engine.connect() as conn:
-            page = fetch_records(conn, APPLICANT, limit=baseline_records)
+        with service.mis_engine.connect() as conn:
+            page = fetch_records(conn, service.schema, APPLICANT, limit=baseline_records)
         payloads = [
             {**m.payload, "DisplayName": f"BASELINE {m.reference} {m.display_name}"[:500]}
-            for m in page.mapped(ctx.mapping_options)
+            for m in page.mapped(service.mapping_options)
         ]
-        client = ctx.client()
         started = time.perf_counter()
         for payload in payloads:
             client.create_customer(payload)
@@ -142,7 +142,9 @@ def throughput(server_url: str, data_dir: Path, records: int, baseline_records: 
         )
 
         marks: list[tuple[float, int]] = []
-        engine = ctx.sync_engine(on_progress=lambda p: marks.append((time.perf_counter(), p.done)))
+        engine = service.sync_engine(
+            on_progress=lambda p: marks.append((time.perf_counter(), p.done))
+        )
         started = time.perf_counter()
         result = engine.run(SyncRequest("all", operator="Benchmark", batch_size=100))
         elapsed = time.perf_counter() - started
@@ -172,7 +174,7 @@ def throughput(server_url: str, data_dir: Path, records: int, baseline_records: 
             f"  vs sequential         {rate / baseline_rate:8.1f} x overall, "
             f"{steady_rate / baseline_rate:.1f} x steady   target >= 4x"
         )
-        ctx.close()
+        service.close()
     finally:
         sim.stop()
         db.drop()
@@ -184,7 +186,7 @@ def memory(server_url: str, data_dir: Path, records: int) -> None:
     db = Database(server_url, records)
     samples: list[tuple[int, float]] = []
     try:
-        ctx = open_context(
+        service = open_service(
             settings_for(
                 db,
                 sim,
@@ -202,7 +204,7 @@ def memory(server_url: str, data_dir: Path, records: int) -> None:
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        engine = ctx.sync_engine(on_progress=lambda p: progress.update(done=p.done))
+        engine = service.sync_engine(on_progress=lambda p: progress.update(done=p.done))
         started = time.perf_counter()
         result = engine.run(SyncRequest("all", operator="Benchmark", batch_size=100))
         elapsed = time.perf_counter() - started
@@ -220,7 +222,7 @@ def memory(server_url: str, data_dir: Path, records: int) -> None:
             f"  growth from 10% to the end: {max(later) - later[0]:+.1f} MiB "
             f"(median {statistics.median(later):.1f} MiB, max {max(later):.1f} MiB)"
         )
-        ctx.close()
+        service.close()
     finally:
         sim.stop()
         db.drop()

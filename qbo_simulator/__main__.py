@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="refresh token lifetime from its last use (default 8726400)",
     )
     parser.add_argument(
+        "--refresh-token-rotation",
+        type=float,
+        metavar="SECONDS",
+        help="answer a new refresh token only once the presented one is this old "
+        "(Intuit: about 86400; default 0 = on every refresh)",
+    )
+    parser.add_argument(
         "--refresh-token-hard-lifetime",
         type=float,
         metavar="SECONDS",
@@ -99,6 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     config.xml_throttle_body = args.xml_throttle_body
     if args.refresh_token_lifetime is not None:
         config.refresh_token_lifetime_s = args.refresh_token_lifetime
+    if args.refresh_token_rotation is not None:
+        config.refresh_token_rotation_s = args.refresh_token_rotation
     if args.refresh_token_hard_lifetime is not None:
         config.refresh_token_hard_lifetime_s = args.refresh_token_hard_lifetime
     config.report_refresh_token_hard_expiry = not args.no_hard_expiry_field

@@ -14,6 +14,7 @@ from .errors import (
     ApiError,
     authentication_body,
     qbo_time,
+    query_error,
     system_fault,
     throttled,
     throttled_xml,
@@ -150,6 +151,11 @@ class Api:
             return False
         return minor >= self.config.custom_fields_min_minorversion
 
+    def _refuse_query(self, text: str) -> None:
+        refused = self.faults.faults.refuse_query_containing
+        if refused and refused in text:
+            raise query_error(f'Encountered " "{refused}" " the parser cannot read.')
+
     def _route(self, req: Request, realm: str, rest: list[str]) -> tuple[Response, bool]:
         include = self._wants_custom_fields(req)
         method = req.method
@@ -165,6 +171,7 @@ class Api:
                 text = req.params.get("query", "")
                 if method == "POST" and req.body:
                     text = req.body.decode("utf-8", "replace")
+                self._refuse_query(text)
                 answer = self.customers.query(realm, text, include)
                 return json_response(200, _with_time({"QueryResponse": answer})), False
             if entity == "batch" and method == "POST" and len(rest) == 1:
@@ -189,6 +196,10 @@ class Api:
         replay after a lost answer returns what was committed.
         """
         requestid = req.params.get("requestid")
+        longest = 36 if req.path.rstrip("/").endswith("/batch") else 50
+        if requestid and len(requestid) > longest:
+            detail = f"requestid may be at most {longest} characters, not {len(requestid)}"
+            return _error_response(validation("2500", "Invalid requestid", detail)), False
         with self.store.lock:
             if requestid:
                 cached = self.store.get_replay(realm, requestid)
@@ -276,6 +287,7 @@ class Api:
         bid = str(item["bId"])
         try:
             if "Query" in item:
+                self._refuse_query(str(item["Query"]))
                 answer = self.customers.query(realm, str(item["Query"]), include)
                 return {"bId": bid, "QueryResponse": answer}
             if "Customer" in item:

@@ -26,6 +26,10 @@ class SimulatorConfig:
     refresh_token_lifetime_s: float = 8726400
     # ... and never beyond this long after the first authorisation (five years).
     refresh_token_hard_lifetime_s: float = 5 * 365 * 86400
+    # A refresh answers a new refresh token only once the presented one is this old; before
+    # that it answers the same one (its expiry rolled forward). Intuit's FAQ: the value changes
+    # about every 24 hours. 0 rotates on every refresh, the strictest reading of the spec.
+    refresh_token_rotation_s: float = 0
     # Newer token answers carry x_refresh_token_hard_expires_in; False mimics older ones.
     report_refresh_token_hard_expiry: bool = True
     requests_per_minute: int = 500
@@ -77,6 +81,9 @@ class Faults:
     api_down: bool = False
     token_endpoint_down: bool = False
     down_mode: str = "503"
+    # QuickBooks' query parser chokes on some names: a query containing this text is refused
+    # (400, code 4000), as an odd character in a real name can make it
+    refuse_query_containing: str | None = None
     seed: int | None = None
 
     def __post_init__(self) -> None:

@@ -4,8 +4,10 @@ Tokens are random opaque strings; only their SHA-256 digests are stored, so a st
 nothing a reader could use.
 
 Refresh tokens, as implemented here:
-- every refresh answers a new refresh token; only the newest of a grant works, an older one gets
-  400 invalid_grant at once (no grace period; the grant itself stays alive);
+- a refresh answers a new refresh token (every time, or once the presented one is
+  `refresh_token_rotation_s` old, as Intuit does about daily; before that the same one comes
+  back); only the newest of a grant works, an older one gets 400 invalid_grant at once (no
+  grace period; the grant itself stays alive);
 - a refresh token expires `refresh_token_lifetime_s` after it was issued (each use issues a new
   one, so the lifetime rolls), and never beyond the grant's hard limit
   (`refresh_token_hard_lifetime_s` after the first authorisation);
@@ -85,6 +87,7 @@ class OAuthServer:
                 return Response(503, drop=True)
             return _oauth_error(503, "temporarily_unavailable", "Service Unavailable")
         if path in DISCOVERY_PATHS and req.method == "GET":
+            self.stats.bump("discovery_fetches")
             return json_response(200, self.discovery(base_url))
         if path == AUTHORIZE_PATH and req.method == "GET":
             return self.authorize(req)
@@ -175,15 +178,21 @@ class OAuthServer:
         lifetime = self.config.refresh_token_lifetime_s if lifetime_s is None else lifetime_s
         return min(now + lifetime, hard_expires_at)
 
-    def _issue(self, family: str, hard_expires_at: float) -> dict[str, Any]:
+    def _issue(
+        self, family: str, hard_expires_at: float, keep_refresh: str | None = None
+    ) -> dict[str, Any]:
         now = time.time()
         access = secrets.token_urlsafe(48)
         self.store.add_access_token(
             digest(access), family, now, now + self.config.access_token_lifetime_s
         )
-        token = secrets.token_urlsafe(48)
         expires_at = self._refresh_expiry(now, hard_expires_at, None)
-        self.store.add_refresh_token(digest(token), family, now, expires_at)
+        if keep_refresh is None:
+            token = secrets.token_urlsafe(48)
+            self.store.add_refresh_token(digest(token), family, now, expires_at)
+        else:
+            token = keep_refresh
+            self.store.extend_refresh_token(digest(token), expires_at)
         answer: dict[str, Any] = {
             "token_type": "bearer",
             "access_token": access,
@@ -263,7 +272,9 @@ class OAuthServer:
         if info.revoked or not info.current or now > min(info.expires_at, hard_expires_at):
             return _oauth_error(400, "invalid_grant")
         self.stats.bump("refreshes")
-        return json_response(200, self._issue(info.family, hard_expires_at), NO_STORE)
+        rotation = self.config.refresh_token_rotation_s
+        keep = form["refresh_token"] if rotation > 0 and now - info.issued_at < rotation else None
+        return json_response(200, self._issue(info.family, hard_expires_at, keep), NO_STORE)
 
     def revoke(self, req: Request) -> Response:
         form: dict[str, str] = {}

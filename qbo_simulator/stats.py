@@ -53,6 +53,7 @@ class SimulatorState:
     unauthorized_count: int = 0
     api_down_answers: int = 0
     token_endpoint_down_answers: int = 0
+    discovery_fetches: int = 0
     total_requests: int = 0
     status_counts: dict[int, int] = field(default_factory=dict)
 
@@ -72,6 +73,7 @@ class SimulatorState:
             "unauthorized_count": self.unauthorized_count,
             "api_down_answers": self.api_down_answers,
             "token_endpoint_down_answers": self.token_endpoint_down_answers,
+            "discovery_fetches": self.discovery_fetches,
         }
 
 
@@ -84,6 +86,7 @@ COUNTERS = (
     "unauthorized_count",
     "api_down_answers",
     "token_endpoint_down_answers",
+    "discovery_fetches",
 )
 
 

@@ -83,6 +83,7 @@ class RefreshTokenInfo:
     revoked: bool  # the whole grant was revoked
     family_created: float
     hard_expires_at: float | None  # None: a grant stored before the hard limit was recorded
+    issued_at: float = 0.0
 
 
 def name_key(value: str | None) -> str | None:
@@ -367,7 +368,7 @@ class Store:
     def refresh_token_info(self, token_hash: str) -> RefreshTokenInfo | None:
         row = self._one(
             "SELECT r.family, f.realm, r.expires_at, r.current, f.revoked, f.created_ts, "
-            "f.hard_expires_at FROM refresh_tokens r "
+            "f.hard_expires_at, r.issued_at FROM refresh_tokens r "
             "JOIN token_families f ON f.family = r.family WHERE r.token_hash = ?",
             (token_hash,),
         )
@@ -381,6 +382,14 @@ class Store:
             revoked=bool(row[4]),
             family_created=float(row[5]),
             hard_expires_at=None if row[6] is None else float(row[6]),
+            issued_at=float(row[7]),
+        )
+
+    def extend_refresh_token(self, token_hash: str, expires_at: float) -> None:
+        """A refresh that answers the same refresh token rolls its expiry forward."""
+        self._exec(
+            "UPDATE refresh_tokens SET expires_at = ? WHERE token_hash = ?",
+            (expires_at, token_hash),
         )
 
     def access_token_info(self, token_hash: str) -> tuple[str, str, float, float, bool] | None:

@@ -12,6 +12,9 @@ The folders are the layers; each imports only from the layers listed before it:
   -> write back, and recover.
 - ``service``: the use cases the dashboard, the CLI and the API call (one facade).
 - ``demo``: the embedded demo (data generator, simulator wiring).
+- ``cli`` (``python -m sync_core``) and ``api`` (the REST API of ``serve``): the two entry
+  points besides the dashboard; they call the service and turn its answers and errors into
+  text, JSON envelopes, exit codes and HTTP statuses.
 
 ``settings``, ``defaults`` and ``database`` are shared infrastructure any layer may use.
 """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,12 +48,14 @@ def create_db_engine(url: str | URL, **kwargs) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("hide_parameters", True)
         engine = sa.create_engine(
             parsed, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
         )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
+    kwargs.setdefault("hide_parameters", True)  # a record's values never reach a message
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_recycle", 3600)
     kwargs.setdefault("isolation_level", "READ COMMITTED")
@@ -81,3 +85,31 @@ def is_denied(exc: DBAPIError) -> bool:
     orig = exc.orig
     code = orig.args[0] if orig is not None and orig.args else None
     return code in DENIED
+
+
+def database_error_text(error: BaseException) -> str | None:
+    """A database error told without its statement or parameters (SQL text and a record's
+    values): only its kind and the server's error number. None when ``error`` (and what caused
+    it) is no database error."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa.exc.StatementError):
+            orig = current.orig
+            code = orig.args[0] if orig is not None and orig.args else None
+            number = f" {code}" if isinstance(code, int) else ""
+            return f"The database refused the operation ({type(orig).__name__}{number})"
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def log_failure(log: logging.Logger, message: str, *args: object) -> None:
+    """``log.exception`` for an except block, except that a database error is logged as its
+    kind only: its traceback would carry the SQL statement."""
+    error = sys.exc_info()[1]
+    told = database_error_text(error) if error is not None else None
+    if told is None:
+        log.exception(message, *args)
+    else:
+        log.error(message + ": %s", *args, told)

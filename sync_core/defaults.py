@@ -29,6 +29,13 @@ BATCH_SIZE = 50
 RECOMMENDED_BATCH_SIZES = (10, 50, 100)
 MAX_BATCH_SIZE = 500
 
+# What an enrolled applicant's student record becomes in QuickBooks (SYNC_STUDENT_CUSTOMER):
+# "separate" (a customer of its own) or "continue" (the applicant's customer carries on).
+STUDENT_CUSTOMER = "separate"
+# Reads are metered: customers are read 1,000 per query (QuickBooks' most), and updates go
+# 30 to a batch request like creates.
+READ_PAGE = 1000
+
 PREVIEW_LIMIT = 10
 PREVIEW_MAX_LIMIT = 100
 SEARCH_LIMIT = 50

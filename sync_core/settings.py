@@ -21,7 +21,7 @@ from sync_core.domain.errors import ConfigurationError
 from sync_core.domain.scope import ScopeRules
 from sync_core.domain.secret import Secret
 
-__all__ = ["Secret", "Settings", "SettingsError", "load_settings"]
+__all__ = ["DashboardUser", "Secret", "Settings", "SettingsError", "load_settings"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
@@ -36,6 +36,21 @@ PRODUCTION_DISCOVERY_URL = "https://developer.api.intuit.com/.well-known/openid_
 
 class SettingsError(ConfigurationError):
     """A configuration value is missing or malformed; the message says which and how to fix it."""
+
+
+DASHBOARD_ROLES = ("viewer", "operator", "admin")
+_BCRYPT_HASH = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
+
+
+@dataclass(frozen=True)
+class DashboardUser:
+    """A person who signs in to the dashboard with a password (``[users.<username>]`` in
+    secrets.toml); only the bcrypt hash of the password is configured."""
+
+    username: str
+    name: str
+    role: str  # viewer / operator / admin
+    password_hash: Secret = field(repr=False, default_factory=lambda: Secret(""))
 
 
 @dataclass(frozen=True)
@@ -75,12 +90,31 @@ class Settings:
     application_statuses: tuple[int, ...] = ()
     # Use the SQL every MySQL 5.7 understands even where the server could do better (tests).
     portable_sql: bool = False
+    # What a student's customer is when the student was an applicant (tbl_online_application.
+    # reg_no equals the student's reg_no): "separate" (a customer of their own, the seed's
+    # behaviour) or "continue" (the applicant's customer becomes the student's: one per person)
+    sync_student_customer: str = defaults.STUDENT_CUSTOMER
 
     # Apprise URLs of notification targets (e-mail, Teams, Slack, webhooks), one per line: they
     # carry passwords and webhook tokens, so the whole list is a Secret.
     sync_notify_urls: Secret = field(default_factory=lambda: Secret(""))
     # "" (none), "daily", "weekly" or a cron expression (UTC): when a summary is sent
     sync_notify_summary: str = ""
+
+    # QBO_REDIRECT_URI was configured (else the demo follows the address the dashboard is served
+    # on, see the dashboard's QuickBooks page)
+    qbo_redirect_uri_configured: bool = False
+    # Dashboard sign-in without an identity provider: ``[users.<username>]`` tables of
+    # secrets.toml (name, password_hash, role). Only in the secrets file, never the environment.
+    dashboard_users: tuple[DashboardUser, ...] = ()
+    # Roles of people signed in with OIDC (``[roles]`` admins / operators: e-mail addresses);
+    # anyone else signed in is a viewer.
+    oidc_admins: tuple[str, ...] = ()
+    oidc_operators: tuple[str, ...] = ()
+
+    def dashboard_user(self, username: str) -> DashboardUser | None:
+        wanted = username.strip().lower()
+        return next((u for u in self.dashboard_users if u.username.lower() == wanted), None)
 
     def notification_urls(self) -> list[Secret]:
         """The notification targets, each a Secret (never shown, never logged)."""
@@ -155,6 +189,9 @@ class Settings:
             else _redact_url(self.sync_database_url),
             "Sync scope": "; ".join(self.scope_rules().describe()),
             "Notification targets": _count_targets(len(self.notification_urls())),
+            "Student customer": STUDENT_CUSTOMER_MODES.get(
+                self.sync_student_customer, self.sync_student_customer
+            ),
         }
 
     def scope_rules(self) -> ScopeRules:
@@ -187,6 +224,28 @@ def _parse_custom_fields(value: Any) -> dict[str, str]:
             )
         result[name.strip()] = definition_id.strip()
     return result
+
+
+def _parse_database_url(name: str, raw: object) -> str | None:
+    """A SQLAlchemy URL with a driver this product speaks, or a readable refusal (the value is
+    not repeated: it may hold a password)."""
+    if raw is None or str(raw).strip() == "":
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    text = str(raw).strip()
+    example = "mysql+pymysql://user:password@host:3306/database or sqlite:///path/to/file.sqlite"
+    try:
+        backend = make_url(text).get_backend_name()
+    except (ArgumentError, ValueError):
+        raise SettingsError(f"{name} is not a database URL; write it as {example}") from None
+    if backend not in ("mysql", "mariadb", "sqlite"):
+        raise SettingsError(
+            f"{name} names a {backend!r} database; this product reads MySQL/MariaDB "
+            f"(or SQLite for the demo): {example}"
+        )
+    return text
 
 
 def _parse_date(name: str, value: Any) -> dt.date | None:
@@ -248,6 +307,64 @@ def _parse_urls(value: Any) -> Secret:
     return Secret("\n".join(urls))
 
 
+def _parse_users(value: Any) -> tuple[DashboardUser, ...]:
+    """``[users.ada]`` tables: ``name``, ``password_hash`` (bcrypt), ``role``."""
+    if not value:
+        return ()
+    if not isinstance(value, Mapping):
+        raise SettingsError("[users] in secrets.toml must hold one [users.<username>] table each")
+    users = []
+    for username, entry in value.items():
+        where = f"[users.{username}] in secrets.toml"
+        if not isinstance(entry, Mapping):
+            raise SettingsError(f"{where} must be a table with name, password_hash and role")
+        role = str(entry.get("role", "")).strip().lower()
+        if role not in DASHBOARD_ROLES:
+            raise SettingsError(
+                f"{where}: role must be one of {', '.join(DASHBOARD_ROLES)}, got {role!r}"
+            )
+        password_hash = str(entry.get("password_hash", "")).strip()
+        if not _BCRYPT_HASH.match(password_hash):
+            raise SettingsError(
+                f"{where}: password_hash must be a bcrypt hash ($2b$12$...): make one with "
+                "`python -m sync_core hash-password`"
+            )
+        users.append(
+            DashboardUser(
+                username=str(username).strip(),
+                name=str(entry.get("name") or username).strip(),
+                role=role,
+                password_hash=Secret(password_hash),
+            )
+        )
+    return tuple(users)
+
+
+def _parse_emails(name: str, value: Any) -> tuple[str, ...]:
+    if not value:
+        return ()
+    parts = value if isinstance(value, list | tuple) else str(value).split(",")
+    emails = tuple(sorted({str(p).strip().lower() for p in parts if str(p).strip()}))
+    if any("@" not in e for e in emails):
+        raise SettingsError(f'{name} must list e-mail addresses, like ["a@uni.rw"]')
+    return emails
+
+
+STUDENT_CUSTOMER_MODES = {
+    "separate": "separate (an enrolled applicant's student record gets a customer of its own)",
+    "continue": "continue (an enrolled applicant's customer becomes the student's)",
+}
+
+
+def _parse_student_customer(value: Any) -> str:
+    mode = str(value).strip().lower()
+    if mode not in STUDENT_CUSTOMER_MODES:
+        raise SettingsError(
+            f"SYNC_STUDENT_CUSTOMER must be separate or continue, got {str(value)[:40]!r}"
+        )
+    return mode
+
+
 def _count_targets(n: int) -> str:
     return "none" if n == 0 else f"{n} configured"
 
@@ -290,6 +407,10 @@ def load_settings(
         except (TypeError, ValueError):
             raise SettingsError(f"{name} must be a number, got {raw!r}") from None
 
+    roles = file_values.get("roles") or {}
+    if not isinstance(roles, Mapping):
+        raise SettingsError("[roles] in secrets.toml must be a table with admins and operators")
+
     environment = str(get("QBO_ENVIRONMENT", "simulator")).strip().lower()
     if environment not in QBO_ENVIRONMENTS:
         raise SettingsError(
@@ -297,8 +418,8 @@ def load_settings(
         )
 
     return Settings(
-        mis_database_url=get("MIS_DATABASE_URL"),
-        sync_database_url=get("SYNC_DATABASE_URL"),
+        mis_database_url=_parse_database_url("MIS_DATABASE_URL", get("MIS_DATABASE_URL")),
+        sync_database_url=_parse_database_url("SYNC_DATABASE_URL", get("SYNC_DATABASE_URL")),
         data_dir=Path(get("SYNC_DATA_DIR", DEFAULT_DATA_DIR)),
         qbo_environment=environment,
         qbo_client_id=str(get("QBO_CLIENT_ID", "")),
@@ -328,6 +449,13 @@ def load_settings(
             "SYNC_APPLICATION_STATUSES", get("SYNC_APPLICATION_STATUSES")
         ),
         portable_sql=_parse_bool("SYNC_PORTABLE_SQL", get("SYNC_PORTABLE_SQL", False)),
+        sync_student_customer=_parse_student_customer(
+            get("SYNC_STUDENT_CUSTOMER", defaults.STUDENT_CUSTOMER)
+        ),
         sync_notify_urls=_parse_urls(get("SYNC_NOTIFY_URLS")),
         sync_notify_summary=str(get("SYNC_NOTIFY_SUMMARY", "")).strip().lower(),
+        qbo_redirect_uri_configured=get("QBO_REDIRECT_URI") is not None,
+        dashboard_users=_parse_users(file_values.get("users")),
+        oidc_admins=_parse_emails("[roles] admins", roles.get("admins")),
+        oidc_operators=_parse_emails("[roles] operators", roles.get("operators")),
     )

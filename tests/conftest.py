@@ -46,6 +46,7 @@ SERVICE_FIXTURES = {
     "empty_engine",
     "demo_engine",
     "simulator",
+    "simulator_process",
     "context",
     "sim",
     "shared_sim",
@@ -141,6 +142,53 @@ def simulator():
     sim = QuickBooksSimulator(SimulatorConfig(realm_id=realm)).start()
     yield sim
     sim.stop()
+
+
+@pytest.fixture
+def simulator_process():
+    """``start(*cli_args)``: the simulator in its own process (``python -m qbo_simulator``), as
+    QuickBooks is to the product: nothing shared but HTTP. Answers what it printed (base_url,
+    discovery_url, realm_id, client_id, refresh_token); stopped after the test."""
+    import re
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    procs: list[subprocess.Popen] = []
+
+    def start(*args: str) -> SimpleNamespace:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "qbo_simulator", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        procs.append(proc)
+        assert proc.stdout is not None
+        lines: list[str] = []
+        while not lines or "Press Ctrl+C" not in lines[-1]:
+            lines.append(proc.stdout.readline())
+            assert lines[-1], "the simulator stopped: " + "".join(lines)
+        out = "".join(lines)
+
+        def field(pattern: str) -> str:
+            found = re.search(pattern, out)
+            assert found, out
+            return found.group(1)
+
+        return SimpleNamespace(
+            proc=proc,
+            base_url=field(r"running at (http://\S+)"),
+            discovery_url=field(r"discovery URL:\s+(\S+)"),
+            realm_id=field(r"realm id:\s+(\S+)"),
+            client_id=field(r"client id:\s+(\S+)"),
+            refresh_token=field(r"refresh token:\s+(\S+)"),
+        )
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        proc.wait(10)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import requests
 import sqlalchemy as sa
 
@@ -132,3 +133,39 @@ def test_token_key_prints_a_usable_key():
     key = cli("token-key").stdout.strip()
     TokenCipher(key)  # a valid Fernet key
     assert key != cli("token-key").stdout.strip()
+
+
+@pytest.mark.integration  # child processes
+def test_demo_db_reset_puts_the_embedded_demo_back_as_on_first_start(tmp_path):
+    env = {"SYNC_DATA_DIR": str(tmp_path / "data"), "QBO_LIMIT_WINDOW_S": "2"}
+    first = json.loads(cli("status", "--json", env=env).stdout)["data"]
+    synced = cli("all", "--limit", "40", "--operator", "Trainee", "--json", env=env)
+    assert synced.returncode in (0, 1), synced.stdout + synced.stderr
+    after = json.loads(cli("status", "--json", env=env).stdout)["data"]
+    assert after["counts"]["overall"] != first["counts"]["overall"]
+    assert after["last_runs"]
+    reset = cli("demo-db", "--reset", env=env)
+    assert reset.returncode == 0, reset.stderr
+    assert "as on first start" in reset.stdout
+    again = json.loads(cli("status", "--json", env=env).stdout)["data"]
+    assert again["counts"] == first["counts"]
+    assert again["last_runs"] == [] and again["connection"]["connected"]
+    # the simulator's company again holds only what the earlier integration made
+    from qbo_simulator import QuickBooksSimulator, SimulatorConfig
+    from sync_core.demo.embedded import _earlier_customers
+    from sync_core.settings import load_settings
+
+    settings = load_settings({"SYNC_DATA_DIR": env["SYNC_DATA_DIR"]})
+    store = tmp_path / "data" / "qbo_simulator.sqlite"
+    sim = QuickBooksSimulator(SimulatorConfig(), store_path=store)
+    try:
+        assert sim.inspect().customer_count == len(_earlier_customers(settings))
+    finally:
+        sim.store.close()
+
+
+def test_demo_db_reset_refuses_a_university_mis(demo_engine, db_url, simulator, tmp_path):
+    env = {**mis_env(db_url, simulator, tmp_path)}
+    done = cli("demo-db", "--reset", env=env)
+    assert done.returncode == 2
+    assert "resets the embedded demo only" in done.stderr

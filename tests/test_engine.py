@@ -486,3 +486,122 @@ def test_a_run_of_the_next_n_sends_exactly_n_also_when_cancelled(ctx, simulator)
     counts = statuses(ctx, APPLICANT)
     assert counts[STATUS_IN_PROGRESS] == 0
     assert counts[STATUS_SYNCED] == simulator.inspect().customer_count
+
+
+# ---------------------------------------------------------------- faults that stop a run
+
+
+def _start_and_wait_for_first_records(ctx, simulator, **request):
+    simulator.set_faults(latency_ms=50)
+    run_id = ctx.start_sync(
+        SyncRequest(request.pop("scope", "all"), operator="-", batch_size=10, **request),
+        actor("Registrar"),
+    )
+    wait_until(lambda: ctx.run(run_id).done > 0, timeout=30, what="the first records")
+    return run_id
+
+
+def _assert_stopped_cleanly(ctx, simulator, run_id):
+    """One readable message on the run, no record failed or left at 3, nothing lost."""
+    summary = ctx.run(run_id)
+    assert summary.state is RunState.FAILED
+    assert "The sync stopped" in summary.message
+    assert summary.failed == 0 and ctx.run_entries(run_id, outcome=Outcome.FAILED) == []
+    counts = statuses(ctx, APPLICANT) + statuses(ctx, STUDENT)
+    assert counts[STATUS_FAILED] == 0 and counts[STATUS_IN_PROGRESS] == 0
+    assert counts[STATUS_NOT_SYNCED] > 0 and sum(counts.values()) == 2050
+    assert 0 < counts[STATUS_SYNCED] <= simulator.inspect().customer_count
+    return summary
+
+
+@pytest.mark.parametrize("down_mode", ["503", "drop"])
+def test_quickbooks_unreachable_stops_the_run_without_failing_records(ctx, simulator, down_mode):
+    run_id = _start_and_wait_for_first_records(ctx, simulator)
+    simulator.set_faults(api_down=True, down_mode=down_mode)
+    assert wait_for(run_id, timeout=120)
+    summary = _assert_stopped_cleanly(ctx, simulator, run_id)
+    assert summary.message.startswith("QuickBooks could not be reached")
+    # once QuickBooks is back, a rerun finishes the job with no record twice
+    simulator.set_faults(api_down=False, latency_ms=0)
+    assert run(ctx, batch_size=50).run.state is COMPLETED
+    assert_each_record_is_exactly_one_customer(ctx, simulator)
+
+
+def test_a_revoked_connection_stops_the_run_without_failing_records(ctx, simulator):
+    run_id = _start_and_wait_for_first_records(ctx, simulator)
+    simulator.revoke_all()  # the company disconnected the app in QuickBooks
+    simulator.set_faults(access_token_ttl_s=0.0)
+    assert wait_for(run_id, timeout=60)
+    summary = _assert_stopped_cleanly(ctx, simulator, run_id)
+    assert summary.message.startswith("The QuickBooks connection no longer works")
+    assert "connect" in summary.message.lower()
+    assert ctx.connection_status().renewal_needed
+
+
+def test_cli_exits_2_with_one_message_when_quickbooks_is_down(ctx, simulator):
+    env = _cli_env(ctx, simulator)
+    ctx.connection_status()
+    simulator.set_faults(api_down=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "sync_core", "applicants", "--operator", "Cron"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "The sync stopped" in done.stdout
+    assert "QuickBooks could not be reached" in done.stdout
+    assert "❌ applicant" not in done.stdout  # no page of per-record failures
+    assert "Traceback" not in done.stderr
+    counts = statuses(ctx, APPLICANT)
+    assert counts[STATUS_NOT_SYNCED] == 850
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_cancels_the_cli_run_and_releases_its_records(ctx, simulator, signum):
+    simulator.set_faults(latency_ms=250)
+    ctx.connection_status()
+    env = {**_cli_env(ctx, simulator), "QBO_MAX_CONCURRENT": "2"}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "sync_core", "all", "--batch-size", "50", "--operator", "Cron"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_until(
+        lambda: _child_run_in_flight(ctx, child.pid, 30),
+        timeout=60,
+        what=f"run of pid {child.pid} in flight",
+    )
+    run_id = ctx.active_run().id
+    child.send_signal(signum)
+    out, err = child.communicate(timeout=60)
+    assert "Traceback" not in err, err
+    summary = ctx.run(run_id)
+    assert summary.state is CANCELLED, (summary, out, err)
+    assert child.returncode != 0
+    counts = statuses(ctx, APPLICANT) + statuses(ctx, STUDENT)
+    assert counts[STATUS_IN_PROGRESS] == 0 and counts[STATUS_FAILED] == 0
+    assert counts[STATUS_SYNCED] == simulator.inspect().customer_count == summary.synced
+
+
+def test_a_name_the_query_parser_refuses_blinds_no_neighbour(ctx, simulator):
+    """QuickBooks' query parser chokes on one applicant's name: the names looked up with it in
+    the same query are still looked up (the chunk is split around it), and every record syncs,
+    the odd one too (a clash on its name would still come back as 6240)."""
+    update_record(ctx, APPLICANT, 17, first_name="Zzodd")
+    simulator.set_faults(refuse_query_containing="Zzodd")
+    result = run(ctx, scope="applicants", batch_size=30)
+    assert result.run.state is COMPLETED
+    requests = simulator.inspect().requests
+    queries = [r for r in requests if r.path.endswith("/query")]
+    refused = [r for r in queries if r.status == 400]
+    # the chunk holding the odd name is halved until it stands alone: a refusal per halving
+    assert 1 <= len(refused) <= 7 and len(queries) > len(refused)
+    counts = statuses(ctx, APPLICANT)
+    assert counts[STATUS_SYNCED] == 850
+    assert_each_record_is_exactly_one_customer(ctx, simulator, expect_all_synced=False)

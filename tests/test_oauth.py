@@ -188,3 +188,118 @@ def test_two_processes_refreshing_at_once_keep_the_newest_token(connection, simu
     )
     engine.dispose()
     assert answer.status_code == 200
+
+
+def test_the_discovery_document_is_read_once_per_process(connection, simulator):
+    connection.bootstrap(Secret(simulator.issue_refresh_token()), simulator.config.realm_id)
+    for _ in range(5):
+        rejected = connection.store.load().tokens.access_token.reveal()
+        connection.refresh_access_token(rejected=rejected)
+    connection.authorization_url()
+    assert simulator.inspect().refreshes == 6
+    assert simulator.inspect().discovery_fetches == 1
+
+
+def test_an_operator_disconnect_is_not_undone_by_the_configured_token(connection, simulator):
+    configured = Secret(simulator.issue_refresh_token())
+    connection.bootstrap(configured, simulator.config.realm_id)
+    connection.disconnect()
+    # a restart with QBO_REFRESH_TOKEN still in the configuration
+    status = connection.bootstrap(
+        Secret(simulator.issue_refresh_token()), simulator.config.realm_id
+    )
+    assert not status.connected
+    assert status.disconnected_at is not None
+    assert connection.store.load() is None
+
+
+def test_status_says_when_the_refresh_token_is_dead(connection, simulator):
+    connection.bootstrap(Secret(simulator.issue_refresh_token()), simulator.config.realm_id)
+    simulator.revoke_all()
+    with pytest.raises(AuthenticationError, match="connect again"):
+        connection.refresh_access_token(
+            rejected=connection.store.load().tokens.access_token.reveal()
+        )
+    status = connection.status()
+    assert status.renewal_needed and status.refresh_refused_at is not None
+
+
+_REFRESH_FOREVER = """
+import sys
+from sync_core.database import create_db_engine
+from sync_core.quickbooks.oauth import QuickBooksConnection
+from sync_core.settings import Secret
+from sync_core.store.tokens import TokenCipher, TokenStore
+
+url, key, discovery = sys.argv[1:4]
+connection = QuickBooksConnection(
+    environment="simulator",
+    client_id="simulator-client-id",
+    client_secret=Secret("simulator-client-secret"),
+    redirect_uri="http://localhost:8501/QuickBooks",
+    discovery_url=discovery,
+    store=TokenStore(create_db_engine(url), TokenCipher(key), "simulator"),
+)
+print("refreshing", flush=True)
+while True:  # every access token counts as rejected: one refresh after another until killed
+    connection.refresh_access_token(rejected=connection.store.load().tokens.access_token.reveal())
+"""
+
+
+def test_sigkill_during_refreshes_twenty_times_keeps_the_connection(
+    simulator_process, db_url, key, empty_engine
+):
+    """QuickBooks in its own process, rotating the refresh token as Intuit does (about daily);
+    a process refreshing in a loop is killed at a random moment, 20 times. Each time the
+    product must still hold a refresh token that works, and the next refresh must not wait out
+    the dead process's lease."""
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    sim = simulator_process("--refresh-token-rotation", "86400")
+    app_tables.metadata.create_all(empty_engine)
+
+    def connect() -> QuickBooksConnection:
+        return QuickBooksConnection(
+            environment="simulator",
+            client_id=sim.client_id,
+            client_secret=Secret("simulator-client-secret"),
+            redirect_uri=REDIRECT,
+            discovery_url=sim.discovery_url,
+            store=TokenStore(empty_engine, TokenCipher(key), "simulator"),
+        )
+
+    connect().bootstrap(Secret(sim.refresh_token), sim.realm_id)
+    rng = random.Random(20)
+    waits = []
+    for _ in range(20):
+        child = subprocess.Popen(
+            [sys.executable, "-c", _REFRESH_FOREVER, db_url, key, sim.discovery_url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout.readline() == "refreshing\n", child.stderr.read()
+        time.sleep(rng.uniform(0.05, 0.4))  # somewhere inside its refreshes
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+        child.stdout.close()
+        child.stderr.close()
+        connection = connect()
+        started = time.monotonic()
+        token = connection.refresh_access_token(
+            rejected=connection.store.load().tokens.access_token.reveal()
+        )
+        waits.append(time.monotonic() - started)
+        answer = requests.get(
+            f"{sim.base_url}/v3/company/{sim.realm_id}/companyinfo/{sim.realm_id}",
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+    status = connect().status()
+    assert status.connected and not status.renewal_needed
+    assert max(waits) < 5, waits  # a dead holder's lease is taken over, not waited out

@@ -47,6 +47,7 @@ def test_analysis_counts_each_status_per_kind_and_overall(demo_engine):
         "total_in_progress": 3,
         "total_out_of_scope": 0,
         "total_synced_without_id": 100,
+        "total_shared_identity": 0,
         "progress_pct": 4.8,
     }
 
@@ -56,14 +57,16 @@ def test_progress_never_rounds_up_to_100_percent():
     assert StatusCounts(total=0).progress_pct == 0.0
 
 
-def test_analysis_is_one_grouped_query_per_table(demo_engine):
+def test_analysis_is_two_grouped_queries_per_table(demo_engine):
+    """The statuses in one grouped query, the identities two records share in another: never
+    a query per status or per record."""
     schema = inspect_schema(demo_engine)
     statements = []
     sa.event.listen(demo_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
     with demo_engine.connect() as conn:
         analyze(conn, schema)
     queries = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(queries) == 2 and all("GROUP BY" in q.upper() for q in queries)
+    assert len(queries) == 4 and all("GROUP BY" in q.upper() for q in queries)
 
 
 def test_preview_pages_through_not_yet_synced_records(demo_engine):

@@ -675,6 +675,16 @@ def test_throttle_storm_on_and_off(api: Api, sim: QuickBooksSimulator) -> None:
 # -- idempotency and faults ------------------------------------------------------------------
 
 
+def test_requestid_longer_than_quickbooks_allows_is_refused(api: Api) -> None:
+    item = {"bId": "1", "operation": "create", "Customer": {"DisplayName": "Batch Long"}}
+    refused = api.batch([item], requestid="b" * 37)  # a batch's requestid: at most 36
+    assert refused.status_code == 400 and "at most 36" in refused.text
+    assert api.batch([item], requestid="b" * 36).status_code == 200
+    single = api.post("/customer", {"DisplayName": "Single Long"}, requestid="s" * 51)
+    assert single.status_code == 400 and "at most 50" in single.text
+    assert api.post("/customer", {"DisplayName": "Single Long"}, requestid="s" * 50).ok
+
+
 def test_requestid_replays_the_first_answer(api: Api, sim: QuickBooksSimulator) -> None:
     first = api.post("/customer", {"DisplayName": "Once Only"}, requestid="req-1")
     again = api.post("/customer", {"DisplayName": "Once Only"}, requestid="req-1")

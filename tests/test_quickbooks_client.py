@@ -122,23 +122,28 @@ def test_authentication_error_when_refresh_is_refused(qb):
     """The stored refresh token is dead (e.g. rotated away by another app): a clear error, and
     the connection's status says so."""
     stored = qb.store.load()
-    with qb.store.refresh_lock() as session:
-        session.save(
-            TokenSet(
-                access_token=Secret("expired"),
-                access_expires_at=stored.tokens.access_expires_at - dt.timedelta(hours=2),
-                refresh_token=Secret("revoked-token"),
-            )
-        )
+    qb.store.finish_refresh(
+        TokenSet(
+            access_token=Secret("expired"),
+            access_expires_at=stored.tokens.access_expires_at - dt.timedelta(hours=2),
+            refresh_token=Secret("revoked-token"),
+        ),
+        holder="test",
+    )
     qb.connection._remember(None)
     with pytest.raises(AuthenticationError) as caught:
         qb.client.create_customer({"DisplayName": "Nobody"})
     assert "connect" in caught.value.hint.lower()
-    assert "invalid_grant" in qb.connection.status().last_error
+    status = qb.connection.status()
+    assert "invalid_grant" in status.last_error and status.renewal_needed
     assert qb.sim.inspect().customer_count == 0
 
 
+SHORT_WINDOW = Limits(window_s=0.2, window_margin_s=0.05)  # Intuit's minute, shrunk
+
+
 def test_throttled_and_server_errors_are_retried_then_typed(qb):
+    qb.client = qb.make_client(limits=SHORT_WINDOW)
     qb.sim.set_faults(throttle_storm=True)
     with pytest.raises(ThrottledError):
         qb.client.create_customer({"DisplayName": "Throttled Person"})
@@ -150,6 +155,26 @@ def test_throttled_and_server_errors_are_retried_then_typed(qb):
     assert statuses.count(429) == 4 and sum(1 for s in statuses if s >= 500) == 4
     qb.sim.set_faults(server_error_rate=0.0)
     assert qb.client.create_customer({"DisplayName": "Server Error Person"})["Id"]
+
+
+def test_after_a_429_the_client_waits_as_told_or_a_whole_window(qb):
+    """Retry-After when QuickBooks sends it; else the minute Intuit advises (the limiter's
+    window: shrunk here to 0.2 s); an XML throttle body keeps its code 3001."""
+    client = qb.make_client(limits=SHORT_WINDOW, retry=RetryPolicy(attempts=2))
+    qb.sim.set_faults(throttle_storm=True, retry_after_s=0.6, xml_throttle_body=True)
+    started = time.monotonic()
+    with pytest.raises(ThrottledError) as caught:
+        client.create_customer({"DisplayName": "Told To Wait"})
+    waited = time.monotonic() - started
+    assert caught.value.code == "3001" and caught.value.retry_after_s == 0.6
+    assert 0.6 <= waited < 3.0  # Retry-After obeyed, not the backoff's few milliseconds
+    qb.sim.set_faults(throttle_storm=True, retry_after_s=None, xml_throttle_body=False)
+    started = time.monotonic()
+    with pytest.raises(ThrottledError):
+        client.create_customer({"DisplayName": "Told Nothing"})
+    assert 0.2 <= time.monotonic() - started < 3.0  # one window (Intuit: 60 s) before retrying
+    audit = qb.audit.recent(10)
+    assert any(a["error_code"] == "3001" and a["http_status"] == 429 for a in audit)
 
 
 def test_transient_faults_are_absorbed_by_retries(qb):
@@ -303,3 +328,24 @@ def test_limiter_keeps_2000_creates_free_of_429_at_default_limits(simulator, emp
     assert len(set(singles + batched)) == 2000 == state.customer_count
     assert state.throttled_count == 0
     assert elapsed >= 2 * window  # the limiter really had to pace 1,100 + 30 requests
+
+
+def test_the_access_token_is_taken_after_the_limiter_wait(simulator, empty_engine):
+    """The token a request carries is read when its turn comes, not before it queued: a token
+    that expired while the request waited for the rate window would get a 401."""
+    simulator.config.access_token_lifetime_s = 63  # said to live 63 s; we renew 60 s early
+    simulator.set_faults(access_token_ttl_s=3.0)  # and QuickBooks indeed drops it after 3 s
+    simulator.config.limit_window_s = 4.0
+    qb = QB(
+        simulator,
+        empty_engine,
+        limits=Limits(requests_per_minute=1, window_s=4.0, window_margin_s=0.0),
+    )
+    first = qb.client.create_customer({"DisplayName": "Before The Wait"})
+    started = time.monotonic()
+    second = qb.client.create_customer({"DisplayName": "After The Wait"})
+    assert time.monotonic() - started >= 3.5  # the second really waited for the window
+    assert first["Id"] != second["Id"]
+    state = simulator.inspect()
+    assert state.unauthorized_count == 0
+    assert state.refreshes == 2  # the bootstrap, then a renewal when the turn came

@@ -16,7 +16,7 @@ from conftest import update_record
 from sync_core.domain.identity import is_same_record
 from sync_core.domain.kinds import APPLICANT
 from sync_core.quickbooks.client import RetryPolicy
-from sync_core.quickbooks.errors import AuthenticationError
+from sync_core.quickbooks.errors import AuthenticationError, NetworkError
 from sync_core.quickbooks.ports import CallContext
 from sync_core.store.record_state import Attempt
 from sync_core.sync.outcomes import Pending, batch_requestid
@@ -149,27 +149,28 @@ def test_one_record_quickbooks_refuses_fails_alone(context, client, simulator):
     assert simulator.inspect().customer_count == 2
 
 
-def test_quickbooks_unreachable_fails_the_chunk_with_outcome_unknown(context, simulator):
+def test_quickbooks_unreachable_stops_the_run_and_fails_no_record(context, simulator):
+    """Not a page of per-record failures: the run stops; the chunk, which QuickBooks may have
+    taken (no answer came), goes back to be looked up before it is sent again."""
     client = context.client(RetryPolicy(attempts=1, initial_wait_s=0.01, max_wait_s=0.01))
     chunk = new_records(context, 2, first_row=361)
     client.query("SELECT COUNT(*) FROM Customer")  # connected first
     simulator.set_faults(api_down=True, down_mode="drop")
     outcome = send_chunk(client, chunk, CONTEXT)
-    assert outcome.linked == [] and outcome.fatal is None
-    assert [f.ref for f in outcome.failed] == [p.ref for p in chunk]
-    assert all(f.outcome_unknown for f in outcome.failed)  # look before sending again
-    assert all(f.hint for f in outcome.failed)
+    assert isinstance(outcome.fatal, NetworkError)
+    assert outcome.linked == [] and outcome.failed == [] and outcome.returned == []
+    assert [p.ref for p in outcome.maybe_sent] == [p.ref for p in chunk]
 
 
-def test_an_authentication_failure_is_fatal_for_the_run(context, client, simulator):
+def test_an_authentication_failure_stops_the_run_and_returns_the_chunk(context, client, simulator):
     chunk = new_records(context, 2, first_row=371)
     client.query("SELECT COUNT(*) FROM Customer")  # connected, an access token in hand
     simulator.revoke_all()  # the company's admin disconnects the app
     outcome = send_chunk(client, chunk, CONTEXT)
     assert isinstance(outcome.fatal, AuthenticationError)
-    assert outcome.linked == []
-    assert [f.ref for f in outcome.failed] == [p.ref for p in chunk]
-    assert all("connect" in (f.hint or "") for f in outcome.failed)  # what to do: reconnect
+    assert "connect" in outcome.fatal.what_to_do.lower()  # what to do: reconnect
+    assert outcome.linked == [] and outcome.failed == []
+    assert [p.ref for p in outcome.returned] == [p.ref for p in chunk]  # refused: not taken
     assert simulator.inspect().customer_count == 0
 
 

@@ -11,6 +11,7 @@ from sync_core.cli.output import CommandResult
 if TYPE_CHECKING:
     from sync_core.service import SyncService
     from sync_core.service.analysis import StatusCounts, SyncAnalysis
+    from sync_core.service.changes import ChangesSummary
     from sync_core.service.preview import Preview
 
 
@@ -33,6 +34,14 @@ def format_analysis(result: SyncAnalysis) -> str:
                 if counts.synced_without_id
                 else []
             ),
+            *(
+                [
+                    f"   ⚠️  Sharing their {'tracking id' if noun == 'Applicants' else 'RegNo'} "
+                    f"with another record (not sent until corrected): {counts.shared_identity:,}"
+                ]
+                if counts.shared_identity
+                else []
+            ),
             f"   📈 Progress: {counts.progress_pct:.1f}%",
             "",
         ]
@@ -52,13 +61,27 @@ def format_analysis(result: SyncAnalysis) -> str:
     return "\n".join(lines)
 
 
+def format_changes(changes: ChangesSummary) -> str:
+    lines = ["🔁 CHANGED IN THE MIS SINCE PUSHED:"]
+    for title, counts in (("Applicants", changes.applicants), ("Students", changes.students)):
+        lines.append(
+            f"   {title}: {counts.changed:,} changed, {counts.not_compared:,} never compared, "
+            f"{counts.marked:,} marked for a re-push (`changes --kind {title.lower()}` lists them)"
+        )
+    return "\n".join(lines)
+
+
 def cmd_analyze(args: argparse.Namespace, service: SyncService) -> CommandResult:
+    from sync_core.service.changes import changes_summary
+
     result = service.analyze()
+    changes = changes_summary(service)
     warnings = service.schema_warnings()
-    text = format_analysis(result)
+    text = format_analysis(result) + "\n\n" + format_changes(changes)
     if warnings:
         text += "\n\n⚠️  What the MIS lacks:\n" + "\n".join(f"   {w}" for w in warnings)
-    return CommandResult(data={**result.as_dict(), "warnings": warnings}, text=text)
+    data = {**result.as_dict(), "changes": changes.as_dict(), "warnings": warnings}
+    return CommandResult(data=data, text=text)
 
 
 def preview_as_dict(result: Preview) -> dict[str, Any]:

@@ -28,10 +28,25 @@ def cmd_status(args: argparse.Namespace, service: SyncService) -> CommandResult:
             )
         if connection.refresh_expires_at:
             lines.append(f"   refresh token expires {connection.refresh_expires_at:%Y-%m-%d} UTC")
+        if connection.renewal_needed:
+            lines.append(
+                f"   ⛔ the refresh token is dead (Intuit refused it at "
+                f"{connection.refresh_refused_at:%Y-%m-%d %H:%M} UTC): nothing syncs until "
+                "someone runs `python -m sync_core connect`"
+            )
+        elif connection.expires_soon:
+            lines.append(
+                "   ⚠️  the refresh token expires within 14 days: connect again before then"
+            )
     else:
         lines.append(
             f"   not connected ({connection.environment}): run `python -m sync_core connect`"
         )
+        if connection.disconnected_at:
+            lines.append(
+                f"   (disconnected by an operator at {connection.disconnected_at:%Y-%m-%d %H:%M}"
+                " UTC; a configured QBO_REFRESH_TOKEN does not reconnect it)"
+            )
     lines += [f"   ⚠️  {p}" for p in (connection.last_error, service.bootstrap_error) if p]
     lines += ["", format_analysis(analysis), ""]
     if active:

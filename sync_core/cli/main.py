@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from sync_core.cli import analysis, api, check, connection, demo, syncing
+from sync_core.cli import analysis, api, check, connection, demo, reconcile, syncing, users
 from sync_core.cli.output import (
     CommandResult,
     describe_error,
@@ -15,13 +16,28 @@ from sync_core.cli.output import (
     error_envelope,
     exit_code_of,
 )
-from sync_core.domain.errors import SyncError
+from sync_core.domain.errors import InvalidRequest, SyncError
 
-COMMAND_MODULES = (analysis, check, syncing, connection, demo, api)
+EXIT_INTERRUPTED = 130  # the shell's convention for a process stopped by Ctrl-C
+
+COMMAND_MODULES = (analysis, check, syncing, connection, demo, api, users, reconcile)
+
+
+class UsageError(InvalidRequest):
+    """Arguments the parser refuses; said as JSON too when --json was asked for."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message, what_to_do=f"See: {parser.prog} --help")
+        self.usage = parser.format_usage()
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(self, message)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m sync_core",
         description="Push MIS applicants and students into QuickBooks Online as Customers.",
     )
@@ -36,7 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        if "--json" in argv:
+            command = next((a for a in argv if not a.startswith("-")), "")
+            print(dumps(error_envelope(command, exc)))
+        else:
+            print(exc.usage + f"error: {exc.message}", file=sys.stderr)
+        return exit_code_of(exc)
     service = None
     try:
         if getattr(args, "needs_service", True):
@@ -56,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(describe_error(exc), file=sys.stderr)
         return exit_code_of(exc)
+    except KeyboardInterrupt:  # a second Ctrl-C: the run is already recorded as cancelled
+        print("Stopped.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         if service is not None:
             service.close()

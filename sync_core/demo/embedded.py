@@ -65,6 +65,7 @@ def embedded_simulator(settings: Settings):
                 batch_requests_per_minute=settings.qbo_batch_requests_per_minute,
                 max_concurrent=settings.qbo_max_concurrent,
                 limit_window_s=settings.qbo_limit_window_s,
+                refresh_token_rotation_s=86400,  # as Intuit: the value changes about daily
             )
             simulator = QuickBooksSimulator(
                 config,
@@ -105,3 +106,54 @@ def demo_token_key(settings: Settings) -> Secret:
             with os.fdopen(fd, "w") as fh:
                 fh.write(generate_key())
     return Secret(path.read_text().strip())
+
+
+def reset_embedded_demo(settings: Settings) -> Any:
+    """``demo-db --reset``: the embedded demo as on first start. Its MIS is regenerated from
+    its marker (same seed, sizes, history), the product's record of syncing it is cleared
+    (runs, record states, audit trail, locks, rate windows, outbox; the QuickBooks
+    connection, API keys, schedules and users stay), and the simulator's company holds again
+    only the customers the earlier integration made. Answers the demo's summary."""
+    import sqlalchemy as sa
+
+    from sync_core.database import write_transaction
+    from sync_core.demo.data import reset_demo_database
+    from sync_core.domain.errors import ConfigurationError
+    from sync_core.mis.setup import ensure_tracking_columns
+    from sync_core.store.setup import SYNC_STATE_TABLES
+
+    if not settings.uses_demo_database:
+        raise ConfigurationError(
+            "demo-db --reset without --url resets the embedded demo only, and MIS_DATABASE_URL "
+            "points at a university MIS: nothing was changed",
+            what_to_do="Give --url of a demo database to reset that one.",
+        )
+    path = ensure_demo_database(settings)
+    engine = create_db_engine(f"sqlite:///{path}")
+    try:
+        summary = reset_demo_database(engine)
+        ensure_tracking_columns(engine)
+        present = {t.lower() for t in sa.inspect(engine).get_table_names()}
+        with write_transaction(engine) as conn:
+            for table in SYNC_STATE_TABLES:
+                if table.name.lower() in present:
+                    conn.execute(table.delete())
+    finally:
+        engine.dispose()
+    _reset_simulator_company(settings, summary.customers)
+    return summary
+
+
+def _reset_simulator_company(settings: Settings, customers: list[dict[str, Any]]) -> None:
+    store = settings.data_dir / "qbo_simulator.sqlite"
+    if not store.exists():
+        return  # made with these customers when the demo next starts
+    from qbo_simulator import QuickBooksSimulator, SimulatorConfig
+
+    simulator = QuickBooksSimulator(SimulatorConfig(), store_path=store)
+    try:
+        simulator.reset()  # customers and request log; its OAuth grants stay
+        if customers:
+            simulator.load_customers(customers)
+    finally:
+        simulator.store.close()

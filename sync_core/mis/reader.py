@@ -17,6 +17,8 @@ from sqlalchemy.engine import Connection
 from sync_core.domain.kinds import APPLICANT, RecordKind
 from sync_core.domain.lookups import normalise_id
 from sync_core.domain.records import RecordPage, SourceRecord
+from sync_core.mis.duplicates import shared_identities
+from sync_core.mis.enrolment import attach as attach_enrolment
 from sync_core.mis.lookups import load_lookups
 from sync_core.mis.schema import MisSchema
 from sync_core.mis.tracking import status_filter
@@ -110,8 +112,10 @@ def fetch_records(
     row_ids: Iterable[int] | None = None,
     limit: int | None = None,
     offset: int = 0,
+    enrolment: bool = True,
 ) -> RecordPage:
-    """Records of ``kind`` in row-id order, filtered by status and/or row ids, enriched."""
+    """Records of ``kind`` in row-id order, filtered by status and/or row ids, enriched (with
+    the applicant-student link too, unless ``enrolment`` is False)."""
     table = schema.customers(kind)
     stmt = sa.select(*table.select_columns()).order_by(table.row_id)
     if statuses is not None:
@@ -125,6 +129,8 @@ def fetch_records(
         registrations = latest_registrations(conn, schema, (r["reg_no"] for r in rows))
         for row in rows:
             row["registration"] = registrations.get(row["reg_no"])
+    if enrolment:
+        attach_enrolment(conn, schema, kind, rows)
     lookups = load_lookups(conn, schema, _lookups_for(kind, rows))
     records = [
         SourceRecord(
@@ -135,7 +141,8 @@ def fetch_records(
         )
         for row in rows
     ]
-    return RecordPage(kind=kind, records=records, lookups=lookups)
+    shared = shared_identities(conn, schema, kind, rows)
+    return RecordPage(kind=kind, records=records, lookups=lookups, unsendable=shared)
 
 
 def find_row_id(conn: Connection, schema: MisSchema, kind: RecordKind, identity: str) -> int | None:

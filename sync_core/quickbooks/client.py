@@ -13,27 +13,38 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from sync_core import defaults
 from sync_core.quickbooks import query as q
 from sync_core.quickbooks.errors import (
     AuthenticationError,
     NetworkError,
+    QueryError,
     QuickBooksError,
+    ThrottledError,
     error_from_fault,
     error_from_response,
+    fault_from_xml,
+    retry_after_seconds,
 )
 from sync_core.quickbooks.limiter import Limits, RealmLimiter, limiter_for
 from sync_core.quickbooks.ports import AuditEntry, Auditor, CallContext, TokenProvider
 
 MAX_BATCH_ITEMS = defaults.MAX_BATCH_ITEMS
+THROTTLE_WAIT_MAX_S = 300.0  # a Retry-After longer than this is capped (and retried again)
 USER_AGENT = "mis-quickbooks-customer-sync/0.1"
 
 
@@ -42,6 +53,12 @@ class RetryPolicy:
     attempts: int = 6
     initial_wait_s: float = 0.5
     max_wait_s: float = 30.0
+
+
+@dataclass
+class NameSearch:
+    found: list[dict[str, Any]] = field(default_factory=list)
+    unsearchable: set[str] = field(default_factory=set)  # names QuickBooks refused to search
 
 
 @dataclass(frozen=True)
@@ -84,6 +101,9 @@ class QuickBooksClient:
         self.minor_version = minor_version
         self.timeout = (connect_timeout_s, read_timeout_s)
         self.retry = retry or RetryPolicy()
+        self._backoff = wait_random_exponential(
+            multiplier=self.retry.initial_wait_s, max=self.retry.max_wait_s
+        )
         self.include_custom_fields = include_custom_fields
         self._local = threading.local()
 
@@ -109,18 +129,16 @@ class QuickBooksClient:
         *,
         operation: str,
         params: Mapping[str, str],
-        token: str,
+        token: Callable[[], str],
         json_body: Any,
         text_body: str | None,
         batch: bool,
         context: CallContext,
         attempt: int,
     ) -> Any:
-        headers = {
-            "Accept": "application/json",
-            "Authorization": f"Bearer {token}",
-            "User-Agent": USER_AGENT,
-        }
+        """One HTTP request. The access token is taken only once the limiter lets the request
+        go: a wait for QuickBooks' limit can outlast an access token."""
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if text_body is not None:
             headers["Content-Type"] = "application/text"
         elif json_body is not None:
@@ -132,6 +150,7 @@ class QuickBooksClient:
         body: Any = None
         try:
             with self.limiter.slot(batch=batch):
+                headers["Authorization"] = f"Bearer {token()}"
                 response = self._session().request(
                     method,
                     self._url(path),
@@ -146,9 +165,11 @@ class QuickBooksClient:
             try:
                 body = response.json()
             except ValueError:
-                body = None
+                body = fault_from_xml(response.text)  # throttle answers come as XML
             if status >= 400:
                 error = error_from_response(status, body, tid)
+                if isinstance(error, ThrottledError):
+                    error.retry_after_s = retry_after_seconds(response.headers.get("Retry-After"))
             elif isinstance(body, Mapping) and (body.get("Fault") or body.get("fault")):
                 error = error_from_fault(body.get("Fault") or body.get("fault"), status, tid)
             elif body is None:
@@ -203,7 +224,12 @@ class QuickBooksClient:
             token refused right after its refresh means the connection itself is gone. (A later
             try may refresh again: under long throttling waits a token can expire twice.)"""
             state["attempt"] += 1
-            token = self.tokens.access_token()
+            carried: list[str] = []
+
+            def current_token() -> str:
+                carried.append(self.tokens.access_token())
+                return carried[-1]
+
             kwargs = {
                 "operation": operation,
                 "params": all_params,
@@ -214,24 +240,36 @@ class QuickBooksClient:
             }
             try:
                 return self._send_once(
-                    method, path, token=token, attempt=state["attempt"], **kwargs
+                    method, path, token=current_token, attempt=state["attempt"], **kwargs
                 )
             except AuthenticationError:
-                fresh = self.tokens.refresh_access_token(rejected=token)
+                if not carried:  # no token could be had at all: not a refusal to retry
+                    raise
+                fresh = self.tokens.refresh_access_token(rejected=carried[-1])
                 state["attempt"] += 1
                 return self._send_once(
-                    method, path, token=fresh, attempt=state["attempt"], **kwargs
+                    method, path, token=lambda: fresh, attempt=state["attempt"], **kwargs
                 )
 
         retrying = Retrying(
             retry=retry_if_exception(lambda e: isinstance(e, QuickBooksError) and e.retryable),
-            wait=wait_random_exponential(
-                multiplier=self.retry.initial_wait_s, max=self.retry.max_wait_s
-            ),
+            wait=self._wait_before_retry,
             stop=stop_after_attempt(self.retry.attempts),
             reraise=True,
         )
         return retrying(attempt_once)
+
+    def _wait_before_retry(self, retry_state: RetryCallState) -> float:
+        """After a 429: QuickBooks' Retry-After when it sends one, else the minute Intuit
+        advises (the limiter's window, which tests shrink); otherwise exponential backoff with
+        jitter."""
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None else None
+        if isinstance(error, ThrottledError):
+            if error.retry_after_s is not None:
+                return max(0.0, min(error.retry_after_s, THROTTLE_WAIT_MAX_S))
+            return self.limiter.limits.window_s
+        return float(self._backoff(retry_state))
 
     def _customer_params(self, *, read: bool = False) -> dict[str, str]:
         """Custom field values come back only when asked for: always on reads (the earlier
@@ -326,13 +364,34 @@ class QuickBooksClient:
     def find_customers_by_display_name(
         self, names: Sequence[str], *, context: CallContext | None = None, chunk: int = 50
     ) -> list[dict[str, Any]]:
+        """Customers holding any of ``names`` (inactive ones too). A name QuickBooks' query
+        parser refuses is left out (see :meth:`search_display_names`)."""
+        return self.search_display_names(names, context=context, chunk=chunk).found
+
+    def search_display_names(
+        self, names: Sequence[str], *, context: CallContext | None = None, chunk: int = 50
+    ) -> NameSearch:
+        """One query per ``chunk`` names. When QuickBooks refuses a query (its parser chokes on
+        one name), the chunk is halved until the names it refuses are alone: one odd name
+        never blinds the look-up of its neighbours."""
         names = [n for n in dict.fromkeys(names) if n]
-        found: list[dict[str, Any]] = []
+        result = NameSearch()
         for i in range(0, len(names), chunk):
-            # inactive customers still hold their name, but queries hide them unless asked
-            where = f"{q.display_name_in(names[i : i + chunk])} AND Active IN (true, false)"
-            found.extend(self.query_customers(where, context=context))
-        return found
+            self._search(names[i : i + chunk], context, result)
+        return result
+
+    def _search(self, names: list[str], context: CallContext | None, result: NameSearch) -> None:
+        # inactive customers still hold their name, but queries hide them unless asked
+        where = f"{q.display_name_in(names)} AND Active IN (true, false)"
+        try:
+            result.found.extend(self.query_customers(where, context=context))
+        except QueryError:
+            if len(names) == 1:
+                result.unsearchable.add(names[0])
+                return
+            middle = len(names) // 2
+            self._search(names[:middle], context, result)
+            self._search(names[middle:], context, result)
 
     # ----------------------------------------------------------------- Batch
 

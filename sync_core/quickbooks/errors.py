@@ -7,7 +7,10 @@ carries a token or a header.
 
 from __future__ import annotations
 
+import email.utils
 import re
+import time
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +38,9 @@ class QuickBooksError(SyncError):
     category = ErrorCategory.QUICKBOOKS
     kind = "error"
     retryable = False
+    # QuickBooks cannot be used at all (unreachable, down, throttling without end, the
+    # connection refused): a run stops instead of failing record after record
+    stops_run = False
 
     def __init__(
         self,
@@ -103,6 +109,7 @@ class AuthenticationError(QuickBooksError):
     """The access token was refused even after one refresh, or the refresh token is dead."""
 
     kind = "authentication"
+    stops_run = True
 
     @property
     def what_to_do(self) -> str:
@@ -120,12 +127,15 @@ class NotConnectedError(AuthenticationError):
 class ThrottledError(QuickBooksError):
     kind = "throttled"
     retryable = True
+    stops_run = True
+    retry_after_s: float | None = None  # QuickBooks' Retry-After, when it sent one
 
 
 class ServerError(QuickBooksError):
     category = ErrorCategory.UNAVAILABLE
     kind = "server"
     retryable = True
+    stops_run = True
 
     @property
     def what_to_do(self) -> str:
@@ -138,6 +148,7 @@ class NetworkError(QuickBooksError):
     category = ErrorCategory.UNAVAILABLE
     kind = "network"
     retryable = True
+    stops_run = True
 
     @property
     def what_to_do(self) -> str:
@@ -198,3 +209,46 @@ def error_from_response(status: int, body: Any, intuit_tid: str | None = None) -
         status, f"HTTP {status} from QuickBooks"
     )
     return error_from_fault({"Error": [{"Message": text}]}, status, intuit_tid)
+
+
+def fault_from_xml(text: str) -> dict[str, Any] | None:
+    """QuickBooks answers some errors (a 429 above all) in XML even to a JSON request:
+    ``<IntuitResponse><Fault type=".."><Error code="3001"><Message>..</Message>
+    <Detail>..</Detail></Error></Fault></IntuitResponse>``. Answers the same shape a JSON body
+    has (``{"Fault": {...}}``), or None when the text is not such a fault."""
+    if not text or "<" not in text:
+        return None
+    try:
+        root = ET.fromstring(text.strip())
+    except ET.ParseError:
+        return None
+    fault = next((e for e in root.iter() if e.tag.rsplit("}", 1)[-1] == "Fault"), None)
+    if fault is None:
+        return None
+    errors = []
+    for error in (e for e in fault.iter() if e.tag.rsplit("}", 1)[-1] == "Error"):
+        found = {c.tag.rsplit("}", 1)[-1]: (c.text or "").strip() for c in error}
+        errors.append(
+            {
+                "code": error.get("code"),
+                "Message": found.get("Message", ""),
+                "Detail": found.get("Detail", ""),
+                "element": error.get("element") or "",
+            }
+        )
+    return {"Fault": {"type": fault.get("type") or "", "Error": errors}}
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """An HTTP Retry-After header (seconds, or an HTTP date) as seconds from now."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

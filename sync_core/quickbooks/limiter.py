@@ -1,25 +1,37 @@
 """Keep each QuickBooks company (realm) under its request limits, so a long sync sees no 429.
 
-QuickBooks allows about 500 requests a minute per company, 10 at a time, and about 40 batch
-requests a minute. The sliding windows come from pyrate-limiter; the concurrency cap is a
-semaphore. The windows are counted over 60 s plus a margin: a request is stamped when it leaves
-here but counted by QuickBooks when it arrives, so without a margin a delayed request could land
-in QuickBooks' window as the 501st.
+QuickBooks allows about 500 requests a minute per company (batch requests included), 10 at a
+time, and about 40 batch requests a minute. Each limit is a sliding window of timestamps, counted
+over 60 s plus a margin: a request is stamped when it leaves here but counted by QuickBooks when
+it arrives, so without a margin a delayed request could land in QuickBooks' window as the 501st.
 
-One limiter per realm per process (:func:`limiter_for`), shared by every client of that realm:
-a sync, a single-record retry and the dashboard's lookups all draw from the same allowance.
+The windows live where every process of the product sees them (the product's database, through
+:class:`~sync_core.quickbooks.ports.WindowStore`), so the dashboard, the CLI and the API share one
+allowance and a restarted process does not start with an empty window. (pyrate-limiter, which
+this replaced, keeps its buckets in one process or in stores MySQL is not among.) The
+concurrency cap (10 at a time) is per process: a second process is a one-record retry or a
+schedule, far from 10 requests in flight.
+
+The limiter also answers how long a request waits now and when a number of batch requests can
+all have been sent: the run's progress shows "waiting for QuickBooks' limit" and an ETA from
+that schedule, not from the last second's rate.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from pyrate_limiter import InMemoryBucket, Limiter, Rate
-
 from sync_core import defaults
+from sync_core.quickbooks.ports import WindowStore
+
+REQUESTS = "requests"
+BATCHES = "batches"
 
 
 @dataclass(frozen=True)
@@ -31,8 +43,8 @@ class Limits:
     window_s: float = defaults.LIMIT_WINDOW_S  # QuickBooks' "per minute"; tests shrink it
 
     @property
-    def window_ms(self) -> int:
-        return int((self.window_s + self.window_margin_s) * 1000)
+    def counted_window_s(self) -> float:
+        return self.window_s + self.window_margin_s
 
     @property
     def records_per_minute_ceiling(self) -> int:
@@ -40,16 +52,55 @@ class Limits:
         return int(self.batch_requests_per_minute * defaults.MAX_BATCH_ITEMS * 60 / self.window_s)
 
 
+class MemoryWindows:
+    """Windows of one process (tests, and a client nobody gave a shared store)."""
+
+    def __init__(self) -> None:
+        self._stamps: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _window(self, key: str, window_s: float, now: float) -> deque[float]:
+        stamps = self._stamps.setdefault(key, deque())
+        while stamps and stamps[0] <= now - window_s:
+            stamps.popleft()
+        return stamps
+
+    def take(self, key: str, limit: int, window_s: float, now: float) -> float:
+        with self._lock:
+            stamps = self._window(key, window_s, now)
+            if len(stamps) < limit:
+                stamps.append(now)
+                return 0.0
+            return stamps[len(stamps) - limit] + window_s - now
+
+    def stamps(self, key: str, window_s: float, now: float) -> list[float]:
+        with self._lock:
+            return list(self._window(key, window_s, now))
+
+
 class RealmLimiter:
-    def __init__(self, limits: Limits) -> None:
+    def __init__(
+        self, limits: Limits, windows: WindowStore | None = None, realm_id: str = ""
+    ) -> None:
         self.limits = limits
-        self._requests = Limiter(
-            InMemoryBucket([Rate(limits.requests_per_minute, limits.window_ms)])
-        )
-        self._batches = Limiter(
-            InMemoryBucket([Rate(limits.batch_requests_per_minute, limits.window_ms)])
-        )
+        self.windows: WindowStore = windows or MemoryWindows()
+        self.realm_id = realm_id
         self._slots = threading.BoundedSemaphore(limits.max_concurrent)
+        self._waiting_until = 0.0
+        self._waiting_lock = threading.Lock()
+
+    def _key(self, kind: str) -> str:
+        return f"{self.realm_id}:{kind}"
+
+    def _take(self, kind: str, limit: int) -> None:
+        window = self.limits.counted_window_s
+        while True:
+            wait = self.windows.take(self._key(kind), limit, window, time.time())
+            if wait <= 0:
+                return
+            with self._waiting_lock:
+                self._waiting_until = max(self._waiting_until, time.time() + wait)
+            time.sleep(min(wait, 1.0))  # short naps: another process may free a place first
 
     @contextmanager
     def slot(self, *, batch: bool = False) -> Iterator[None]:
@@ -60,18 +111,55 @@ class RealmLimiter:
         """
         with self._slots:
             if batch:
-                self._batches.try_acquire("batch", blocking=True)
-            self._requests.try_acquire("request", blocking=True)
+                self._take(BATCHES, self.limits.batch_requests_per_minute)
+            self._take(REQUESTS, self.limits.requests_per_minute)
             yield
 
+    def waiting_s(self) -> float:
+        """How long requests of this process wait for the limit now (0 when none waits)."""
+        with self._waiting_lock:
+            return max(0.0, self._waiting_until - time.time())
 
-_registry: dict[tuple[str, Limits], RealmLimiter] = {}
+    def batches_ready_in_s(self, batches: int) -> float:
+        """When ``batches`` more batch requests can all have left, by the windows as they are
+        (in seconds from now): the limiter's schedule."""
+        if batches <= 0:
+            return 0.0
+        limit = self.limits.batch_requests_per_minute
+        window = self.limits.counted_window_s
+        now = time.time()
+        stamps = sorted(self.windows.stamps(self._key(BATCHES), window, now))
+        free_now = max(limit - len(stamps), 0)
+        if batches <= free_now:
+            return 0.0
+        # the k-th request beyond the free places waits for the k-th oldest stamp to expire,
+        # then for stamps of its own window: each full window lets ``limit`` more go
+        beyond = batches - free_now
+        rounds, index = divmod(beyond - 1, limit)
+        frees_at = stamps[index] + window if index < len(stamps) else now
+        return max(frees_at - now, 0.0) + rounds * window
+
+
+_registry: dict[tuple[str, Limits, int], RealmLimiter] = {}
 _registry_lock = threading.Lock()
 
 
-def limiter_for(realm_id: str, limits: Limits) -> RealmLimiter:
+def limiter_for(realm_id: str, limits: Limits, windows: WindowStore | None = None) -> RealmLimiter:
+    """One limiter per realm, limits and window store in a process, shared by its clients."""
     with _registry_lock:
-        key = (realm_id, limits)
+        key = (realm_id, limits, id(windows))
         if key not in _registry:
-            _registry[key] = RealmLimiter(limits)
+            _registry[key] = RealmLimiter(limits, windows, realm_id)
         return _registry[key]
+
+
+def estimate_eta_s(
+    limiter: RealmLimiter, remaining: int, records_per_s: float, per_batch: int
+) -> float | None:
+    """The ETA of ``remaining`` records: the later of the limiter's schedule and the pace the
+    run has shown over its whole length (network and QuickBooks' own speed)."""
+    if remaining <= 0:
+        return 0.0
+    schedule = limiter.waiting_s() + limiter.batches_ready_in_s(math.ceil(remaining / per_batch))
+    pace = remaining / records_per_s if records_per_s > 0 else None
+    return max(schedule, pace) if pace is not None else (schedule or None)

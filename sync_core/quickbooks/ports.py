@@ -8,7 +8,6 @@ travel as :class:`~sync_core.domain.secret.Secret` so that no log line or error 
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -55,19 +54,21 @@ class StoredConnection:
     connected_at: dt.datetime | None
     refreshed_at: dt.datetime | None
     last_error: str | None
+    refresh_refused_at: dt.datetime | None = None  # Intuit refused the refresh token
 
 
-class RefreshSession(Protocol):
-    """The connection held exclusively during a refresh: read :attr:`current`, then
-    :meth:`save` the new tokens (kept when the block ends without an error)."""
+@dataclass(frozen=True)
+class RefreshClaim:
+    """The connection as a process found it when it asked to refresh: ``granted`` when it
+    now holds the refresh lease (and must finish or release it)."""
 
     current: StoredConnection | None
-
-    def save(self, tokens: TokenSet) -> StoredConnection: ...
+    granted: bool
 
 
 class TokenRepository(Protocol):
-    """Where the connection to one QuickBooks environment is kept."""
+    """Where the connection to one QuickBooks environment is kept. Every method is one short
+    transaction: none is ever open while a caller talks to Intuit."""
 
     environment: str
 
@@ -75,11 +76,24 @@ class TokenRepository(Protocol):
 
     def save_connection(self, realm_id: str, tokens: TokenSet) -> StoredConnection: ...
 
-    def refresh_lock(self) -> AbstractContextManager[RefreshSession]: ...
+    def claim_refresh(self, rejected: str, lease: dt.timedelta, holder: str) -> RefreshClaim:
+        """Read the connection; grant ``holder`` the refresh lease unless the stored access
+        token is already another than ``rejected`` and fresh, or another holder's lease runs."""
+        ...
 
-    def record_error(self, message: str) -> None: ...
+    def finish_refresh(self, tokens: TokenSet, holder: str) -> StoredConnection:
+        """Store the tokens a refresh answered and end the lease."""
+        ...
 
-    def delete(self) -> None: ...
+    def release_refresh(self, holder: str, refused: str | None = None) -> None:
+        """End the lease without new tokens; ``refused``: Intuit refused the refresh token."""
+        ...
+
+    def disconnect(self) -> None:
+        """Forget the tokens, remembering that an operator disconnected."""
+        ...
+
+    def disconnected_at(self) -> dt.datetime | None: ...
 
     def remember_state(self, state: str) -> None:
         """Keep the CSRF ``state`` of an authorisation started now."""
@@ -120,6 +134,19 @@ class Auditor(Protocol):
     def record(self, entry: AuditEntry) -> Any: ...
 
 
+class WindowStore(Protocol):
+    """Sliding windows of request timestamps that every process of the product shares."""
+
+    def take(self, key: str, limit: int, window_s: float, now: float) -> float:
+        """Stamp one request in ``key``'s window if fewer than ``limit`` are in it (answers 0),
+        else answer how many seconds until a place frees (nothing is stamped)."""
+        ...
+
+    def stamps(self, key: str, window_s: float, now: float) -> list[float]:
+        """The timestamps in ``key``'s window now."""
+        ...
+
+
 class TokenProvider(Protocol):
     """What the client asks for before each call (the OAuth connection answers)."""
 
@@ -132,9 +159,10 @@ __all__ = [
     "AuditEntry",
     "Auditor",
     "CallContext",
-    "RefreshSession",
+    "RefreshClaim",
     "StoredConnection",
     "TokenProvider",
     "TokenRepository",
     "TokenSet",
+    "WindowStore",
 ]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from sync_core.domain.kinds import APPLICANT, RecordKind
+from sync_core.domain.kinds import APPLICANT, STUDENT, RecordKind
 from sync_core.domain.statuses import SyncStatus
+from sync_core.mis.duplicates import duplicate_counts, identity_column
 from sync_core.mis.schema import CustomerTable, MisSchema
 from sync_core.mis.tracking import count_by_status
 
@@ -22,6 +25,7 @@ class StatusCounts:
     in_progress: int = 0
     out_of_scope: int = 0  # waiting records the office's scope leaves out: never synced
     synced_without_id: int = 0  # at 1 with no QuickBooks Id in the MIS (of the synced ones)
+    shared_identity: int = 0  # records whose RegNo / tracking id another record also has
 
     @property
     def in_scope(self) -> int:
@@ -68,12 +72,15 @@ class SyncAnalysis:
                 "total_in_progress": overall.in_progress,
                 "total_out_of_scope": overall.out_of_scope,
                 "total_synced_without_id": overall.synced_without_id,
+                "total_shared_identity": overall.shared_identity,
                 "progress_pct": overall.progress_pct,
             },
         }
 
 
-def count_statuses(conn: Connection, table: CustomerTable) -> StatusCounts:
+def count_statuses(
+    conn: Connection, table: CustomerTable, shared: sa.Column[Any] | None = None
+) -> StatusCounts:
     tally = count_by_status(conn, table)
     by_status = tally.by_status
     return StatusCounts(
@@ -84,11 +91,14 @@ def count_statuses(conn: Connection, table: CustomerTable) -> StatusCounts:
         in_progress=by_status.get(SyncStatus.IN_PROGRESS, 0),
         out_of_scope=tally.out_of_scope,
         synced_without_id=tally.synced_without_id,
+        shared_identity=0 if shared is None else duplicate_counts(conn, shared)["records"],
     )
 
 
 def analyze(conn: Connection, schema: MisSchema) -> SyncAnalysis:
-    return SyncAnalysis(
-        applicants=count_statuses(conn, schema.applicants),
-        students=count_statuses(conn, schema.students),
-    )
+    return SyncAnalysis(*(_counts(conn, schema, kind) for kind in (APPLICANT, STUDENT)))
+
+
+def _counts(conn: Connection, schema: MisSchema, kind: RecordKind) -> StatusCounts:
+    found = identity_column(schema, kind)
+    return count_statuses(conn, schema.customers(kind), found[0] if found else None)

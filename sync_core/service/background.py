@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from sync_core.database import log_failure
 from sync_core.sync.engine import SyncEngine
 from sync_core.sync.request import SyncRequest
 
@@ -29,7 +30,7 @@ def start(engine: SyncEngine, request: SyncRequest, cancel: threading.Event) -> 
         try:
             engine.execute(run_id, request)
         except Exception:  # the run is already marked failed with the reason; keep the server up
-            log.exception("sync run %s failed", run_id)
+            log_failure(log, "sync run %s failed", run_id)
         finally:
             with _lock:
                 _threads.pop(run_id, None)

@@ -21,6 +21,7 @@ from sync_core.domain.kinds import APPLICANT, STUDENT
 from sync_core.domain.lookups import LOOKUPS
 from sync_core.domain.records import PUSHED_BY, PUSHED_DATE, QUICKBOOKS_ID, STATUS
 from sync_core.domain.statuses import SyncStatus
+from sync_core.mis.duplicates import duplicate_counts
 from sync_core.mis.schema import (
     CUSTOMER_SPECS,
     FEEDS,
@@ -148,22 +149,6 @@ def _grants(conn: sa.Connection) -> list[str]:
         return [str(row[0]) for row in conn.exec_driver_sql("SHOW GRANTS")]
     except DBAPIError:
         return ["(the server did not say)"]
-
-
-def _duplicates(conn: sa.Connection, column: sa.Column[Any]) -> dict[str, int]:
-    """Identities held by more than one record: how many such values, how many records."""
-    text = sa.func.trim(sa.cast(column, sa.String(255)))
-    groups = (
-        sa.select(text.label("value"), sa.func.count().label("n"))
-        .where(column.is_not(None), text != "")
-        .group_by(text)
-        .having(sa.func.count() > 1)
-        .subquery()
-    )
-    row = conn.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(groups.c.n), 0))
-    ).one()
-    return {"values": int(row[0]), "records": int(row[1])}
 
 
 def _earlier_system(
@@ -294,10 +279,10 @@ def _inspect(report: CheckReport, settings: Settings, engine: sa.Engine, store: 
         analysis = analyze(conn, schema)
         report.counts = analysis.as_dict()
         report.duplicates = {
-            "applicants_tracking_id": _duplicates(conn, schema.applicants.table.c.tracking_id)
+            "applicants_tracking_id": duplicate_counts(conn, schema.applicants.table.c.tracking_id)
             if schema.applicants.has("tracking_id")
             else {"values": 0, "records": 0},
-            "students_reg_no": _duplicates(conn, schema.students.identity),
+            "students_reg_no": duplicate_counts(conn, schema.students.identity),
         }
         has_store = record_states.name.lower() in {
             t.lower() for t in sa.inspect(store).get_table_names()

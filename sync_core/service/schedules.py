@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from croniter import croniter
 
 from sync_core import defaults
+from sync_core.database import log_failure
 from sync_core.domain.access import Actor, Role, require
 from sync_core.domain.clock import utcnow
 from sync_core.domain.errors import InvalidRequest, NotFound, SyncAlreadyRunning, SyncError
@@ -312,7 +313,7 @@ class Schedules:
         except SyncError as exc:
             return result(FireOutcome.FAILED, f"{when} could not start: {exc.describe()}")
         except Exception as exc:  # never stop the serve loop; the details go to the log
-            log.exception("schedule %s could not start", schedule.id)
+            log_failure(log, "schedule %s could not start", schedule.id)
             return result(
                 FireOutcome.FAILED,
                 f"{when} could not start ({type(exc).__name__}): see the server log",

@@ -9,8 +9,37 @@ from sqlalchemy.exc import DatabaseError
 
 from sync_core.database import is_denied
 from sync_core.domain.errors import SchemaProblem
-from sync_core.store import api_keys, notifications, schedules  # noqa: F401  (their tables)
-from sync_core.store.tables import metadata
+from sync_core.store import (  # noqa: F401  (their tables)
+    api_keys,
+    notifications,
+    rate_windows,
+    schedules,
+    sent,
+)
+from sync_core.store.tables import (
+    audit_log,
+    audit_records,
+    metadata,
+    record_states,
+    run_errors,
+    runs,
+    sync_locks,
+)
+
+# What the product recorded about syncing (not its configuration: the QuickBooks connection,
+# API keys, schedules and users are kept): cleared when the embedded demo is reset.
+SYNC_STATE_TABLES: tuple[sa.Table, ...] = (
+    audit_records,
+    audit_log,
+    run_errors,
+    runs,
+    sync_locks,
+    record_states,
+    sent.record_sent,
+    rate_windows.rate_guards,
+    rate_windows.rate_stamps,
+    notifications.notifications,
+)
 
 
 def ensure_tables(engine: sa.Engine) -> list[str]:

@@ -10,8 +10,6 @@ the same moment waits for the lock, then finds the row already refreshed and use
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
@@ -20,9 +18,19 @@ from sqlalchemy.engine import Connection, Engine
 from sync_core.database import write_transaction
 from sync_core.domain.clock import utcnow
 from sync_core.domain.secret import Secret
-from sync_core.quickbooks.ports import StoredConnection, TokenSet
+from sync_core.quickbooks.ports import RefreshClaim, StoredConnection, TokenSet
 from sync_core.settings import SettingsError
+from sync_core.store.locks import HOST, process_alive
 from sync_core.store.tables import oauth_connections, oauth_states
+
+
+def _lease_alive(holder: str) -> bool:
+    """A lease held by a process of this host that no longer runs (killed mid-refresh) is
+    taken over at once rather than waited out."""
+    host, _, pid = holder.rpartition(":")
+    if host == HOST and pid.isdigit():
+        return process_alive(int(pid))
+    return True
 
 
 class TokenKeyError(SettingsError):
@@ -61,33 +69,6 @@ class TokenCipher:
             ) from None
 
 
-class RefreshSession:
-    """The locked row during a refresh: read :attr:`current`, then :meth:`save` the new tokens."""
-
-    def __init__(self, store: TokenStore, conn: Connection, current: StoredConnection | None):
-        self._store = store
-        self._conn = conn
-        self.current = current
-
-    def save(self, tokens: TokenSet) -> StoredConnection:
-        assert self.current is not None
-        values = self._store._token_values(tokens)
-        self._conn.execute(
-            oauth_connections.update()
-            .where(oauth_connections.c.environment == self._store.environment)
-            .values(
-                **values,
-                version=oauth_connections.c.version + 1,
-                refreshed_at=utcnow(),
-                last_error=None,
-            )
-        )
-        saved = self._store._read(self._conn)
-        assert saved is not None
-        self.current = saved
-        return saved
-
-
 class TokenStore:
     def __init__(self, engine: Engine, cipher: TokenCipher, environment: str) -> None:
         self.engine = engine
@@ -103,13 +84,9 @@ class TokenStore:
         }
 
     def _read(self, conn: Connection, *, for_update: bool = False) -> StoredConnection | None:
-        stmt = sa.select(oauth_connections).where(
-            oauth_connections.c.environment == self.environment
-        )
-        if for_update and conn.dialect.name != "sqlite":
-            stmt = stmt.with_for_update()
-        row = conn.execute(stmt).mappings().first()
-        if row is None:
+        """The stored connection (None when there is none, or it was disconnected)."""
+        row = self._row(conn, for_update=for_update)
+        if row is None or row["disconnected_at"] is not None:
             return None
         return StoredConnection(
             environment=row["environment"],
@@ -128,6 +105,22 @@ class TokenStore:
             connected_at=row["connected_at"],
             refreshed_at=row["refreshed_at"],
             last_error=row["last_error"],
+            refresh_refused_at=row["refresh_refused_at"],
+        )
+
+    def _row(self, conn: Connection, *, for_update: bool = False) -> sa.RowMapping | None:
+        stmt = sa.select(oauth_connections).where(
+            oauth_connections.c.environment == self.environment
+        )
+        if for_update and conn.dialect.name != "sqlite":  # SQLite: BEGIN IMMEDIATE did it
+            stmt = stmt.with_for_update()
+        return conn.execute(stmt).mappings().first()
+
+    def _update(self, conn: Connection, **values: object) -> None:
+        conn.execute(
+            oauth_connections.update()
+            .where(oauth_connections.c.environment == self.environment)
+            .values(**values)
         )
 
     def load(self) -> StoredConnection | None:
@@ -157,28 +150,75 @@ class TokenStore:
         assert stored is not None
         return stored
 
-    @contextmanager
-    def refresh_lock(self) -> Iterator[RefreshSession]:
-        """Hold the connection row locked; what :meth:`RefreshSession.save` writes is committed
-        when the block ends without an error, before the caller can use the new token."""
-        with write_transaction(self.engine) as conn:
-            yield RefreshSession(self, conn, self._read(conn, for_update=True))
+    # ------------------------------------------------------------ refreshing
 
-    def record_error(self, message: str) -> None:
+    def claim_refresh(self, rejected: str, lease: dt.timedelta, holder: str) -> RefreshClaim:
+        now = utcnow()
+        with write_transaction(self.engine) as conn:
+            row = self._row(conn, for_update=True)
+            current = self._read(conn)
+            if row is None or current is None:
+                return RefreshClaim(None, False)
+            fresh = current.tokens.access_expires_at > now
+            if current.tokens.access_token.reveal() != rejected and fresh:
+                return RefreshClaim(current, False)  # another refresh already answered
+            until, by = row["refresh_lease_until"], row["refresh_lease_holder"]
+            if until is not None and until > now and by and by != holder and _lease_alive(by):
+                return RefreshClaim(current, False)  # another process is refreshing
+            self._update(conn, refresh_lease_until=now + lease, refresh_lease_holder=holder)
+        return RefreshClaim(current, True)
+
+    def finish_refresh(self, tokens: TokenSet, holder: str) -> StoredConnection:
+        with write_transaction(self.engine) as conn:
+            self._update(
+                conn,
+                **self._token_values(tokens),
+                version=oauth_connections.c.version + 1,
+                refreshed_at=utcnow(),
+                last_error=None,
+                refresh_refused_at=None,
+                refresh_lease_until=None,
+                refresh_lease_holder=None,
+            )
+            stored = self._read(conn)
+        assert stored is not None
+        return stored
+
+    def release_refresh(self, holder: str, refused: str | None = None) -> None:
+        values: dict[str, object] = {"refresh_lease_until": None, "refresh_lease_holder": None}
+        if refused is not None:
+            values.update(last_error=refused[:2000], refresh_refused_at=utcnow())
         with write_transaction(self.engine) as conn:
             conn.execute(
                 oauth_connections.update()
-                .where(oauth_connections.c.environment == self.environment)
-                .values(last_error=message[:2000])
+                .where(
+                    oauth_connections.c.environment == self.environment,
+                    oauth_connections.c.refresh_lease_holder == holder,
+                )
+                .values(**values)
             )
 
-    def delete(self) -> None:
+    # ------------------------------------------------------------ disconnecting
+
+    def disconnect(self) -> None:
+        """Tokens forgotten; the row stays as the memory that an operator disconnected, so a
+        configured QBO_REFRESH_TOKEN never reconnects behind their back."""
         with write_transaction(self.engine) as conn:
-            conn.execute(
-                oauth_connections.delete().where(
-                    oauth_connections.c.environment == self.environment
-                )
+            if self._row(conn) is None:
+                return
+            self._update(
+                conn,
+                access_token_enc=None,
+                refresh_token_enc="",
+                disconnected_at=utcnow(),
+                refresh_lease_until=None,
+                refresh_lease_holder=None,
             )
+
+    def disconnected_at(self) -> dt.datetime | None:
+        with self.engine.connect() as conn:
+            row = self._row(conn)
+        return None if row is None else row["disconnected_at"]
 
     # ------------------------------------------------------------ authorisations in flight
 

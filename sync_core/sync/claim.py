@@ -93,6 +93,24 @@ def release(dbs: Databases, refs: Sequence[RecordRef]) -> int:
     return released
 
 
+def release_maybe_sent(dbs: Databases, refs: Sequence[RecordRef]) -> int:
+    """Sent without an answer when the run had to stop: back to not synced, their outcome
+    left unknown in the store, so whoever takes them next looks in QuickBooks first."""
+    released = 0
+    for kind in KINDS.values():
+        ids = [r.row_id for r in refs if r.kind == kind.name]
+        if ids:
+            with write_transaction(dbs.mis) as conn:
+                released += tracking.set_status(
+                    conn,
+                    dbs.schema.customers(kind),
+                    ids,
+                    SyncStatus.NOT_SYNCED,
+                    only_from=SyncStatus.IN_PROGRESS,
+                )
+    return released
+
+
 def release_run_leftovers(dbs: Databases, run_id: int) -> int:
     """The safety net when a run ends on an error: whatever it still holds at 3 goes back to 0.
     Their outcome stays "unknown" (they may have been sent), so whoever takes them next looks

@@ -26,7 +26,8 @@ from sync_core.domain.mapping import MappingOptions
 from sync_core.domain.statuses import RunState, Scope
 from sync_core.mis import tracking
 from sync_core.quickbooks.client import MAX_BATCH_ITEMS, QuickBooksClient
-from sync_core.quickbooks.errors import AuthenticationError, QuickBooksError
+from sync_core.quickbooks.errors import AuthenticationError, QuickBooksError, ThrottledError
+from sync_core.quickbooks.limiter import estimate_eta_s
 from sync_core.quickbooks.ports import CallContext
 from sync_core.store.locks import RunLock
 from sync_core.store.record_state import Attempt
@@ -43,6 +44,28 @@ from sync_core.sync.send import send_chunk
 from sync_core.sync.write_back import note_sending, write_back
 
 CANCELLED_MESSAGE = "Cancelled by request; records not yet sent went back to not synced."
+STOPPED = (
+    " The sync stopped: records not sent went back to not synced (those whose answer never "
+    "came are looked up in QuickBooks before they are sent again)."
+)
+
+
+def stopped_message(exc: Exception) -> str:
+    """The run's one message when a fault stopped it: what went wrong, then what became of the
+    records."""
+    if isinstance(exc, AuthenticationError):
+        lead = "The QuickBooks connection no longer works: "
+    elif isinstance(exc, ThrottledError):
+        lead = "QuickBooks kept refusing requests as too many: "
+    else:
+        lead = "QuickBooks could not be reached or failed: "
+    return lead + errors_text(exc) + STOPPED
+
+
+TAKEN_OVER = (
+    "This run stopped answering (its heartbeat went stale) and another process took the "
+    "company's sync over; its records were checked by the next run."
+)
 
 
 class SyncEngine:
@@ -70,6 +93,7 @@ class SyncEngine:
         self.progress_interval_s = progress_interval_s
         self._last_publish = 0.0
         self._in_flight = NamesInFlight()
+        self._lock_lost = False
 
     # ------------------------------------------------------------ entry points
 
@@ -92,6 +116,7 @@ class SyncEngine:
         progress = Progress(run_id=run_id, scope=request.scope, operator=request.operator)
         self._last_publish = 0.0
         self._in_flight = NamesInFlight()
+        self._lock_lost = False
         final_state, message = RunState.COMPLETED, None
         try:
             recover(self.dbs, self.client, self.history, progress, self.options)
@@ -99,14 +124,25 @@ class SyncEngine:
             progress.planned = self._count_planned(request)
             self._publish(progress, force=True)
             fatal, cancelled = self._pump(request, progress)
+            everything_done = progress.remaining == 0 and progress.released == 0
             if fatal is not None:
-                final_state, message = RunState.FAILED, errors_text(fatal)
-            elif cancelled:
+                final_state, message = RunState.FAILED, stopped_message(fatal)
+            elif self._lock_lost:
+                final_state, message = RunState.INTERRUPTED, TAKEN_OVER
+            elif cancelled and not everything_done:  # a cancel after the last record: done
                 final_state, message = RunState.CANCELLED, CANCELLED_MESSAGE
             elif progress.failed:
                 final_state = RunState.COMPLETED_WITH_ERRORS
+        except QuickBooksError as exc:
+            if not exc.stops_run:
+                final_state, message = RunState.FAILED, errors_text(exc)
+                raise
+            final_state, message = RunState.FAILED, stopped_message(exc)
         except Exception as exc:  # the run fails as a whole; records are not lost
             final_state, message = RunState.FAILED, errors_text(exc)
+            raise
+        except KeyboardInterrupt:  # Ctrl-C in a terminal without the CLI's signal handling
+            final_state, message = RunState.CANCELLED, CANCELLED_MESSAGE
             raise
         finally:
             progress.finished = True
@@ -170,9 +206,9 @@ class SyncEngine:
                 existing, conflicts = find_existing(
                     self.client, unsure, self._context(progress, unsure)
                 )
-            except AuthenticationError:
-                raise
             except QuickBooksError as exc:
+                if exc.stops_run:
+                    raise
                 existing, conflicts = {}, [unchecked(p, exc) for p in unsure]
             outcome.failed += conflicts
             for p in unsure:
@@ -261,6 +297,13 @@ class SyncEngine:
         """Write back a batch's outcome (main thread)."""
         self._in_flight.free(x.pending.mapped.display_name for x in outcome.linked)
         self._in_flight.free(f.display_name for f in outcome.failed if f.display_name)
+        if outcome.returned:
+            self._release(outcome.returned, progress)
+        if outcome.maybe_sent:
+            self._in_flight.free(p.mapped.display_name for p in outcome.maybe_sent)
+            progress.released += claim.release_maybe_sent(
+                self.dbs, [p.ref for p in outcome.maybe_sent]
+            )
         for p in outcome.requeue:  # renamed: its old name is free, its new one held
             self._in_flight.free([p.mapped.renamed_from or ""])
             self._in_flight.hold([p.mapped.display_name])
@@ -280,14 +323,19 @@ class SyncEngine:
         if not force and now - self._last_publish < self.progress_interval_s:
             return False
         self._last_publish = now
+        limiter = self.client.limiter
+        waiting = limiter.waiting_s()
+        eta = estimate_eta_s(limiter, progress.remaining, progress.records_per_s, MAX_BATCH_ITEMS)
         cancel = self.history.update_progress(
             progress.run_id,
             progress.counters(),
             round(progress.records_per_s, 2),
-            eta_s=progress.eta_s,
+            waiting_s=round(waiting, 1) if waiting else None,
+            eta_s=round(eta, 1) if eta is not None and not progress.finished else None,
         )
         if not self.lock.heartbeat(self.client.realm_id, progress.run_id) and not progress.finished:
-            cancel = True  # another process took the lock over: stop sending at once
+            self._lock_lost = True  # another process took the lock over: stop sending at once
+            cancel = True
         if self.on_progress is not None:
             self.on_progress(progress)
         return cancel

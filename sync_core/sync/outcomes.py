@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-
+from sync_core.database import database_error_text
 from sync_core.domain.errors import SyncError
 from sync_core.domain.kinds import RecordRef
 from sync_core.domain.mapping import MappedCustomer
@@ -100,11 +99,17 @@ class StepOutcome:
     failed: list[Failed] = field(default_factory=list)
     requeue: list[Pending] = field(default_factory=list)  # to send again under a new name
     fatal: Exception | None = None  # the run cannot go on (the connection is gone)
+    # when the run stops: records QuickBooks certainly did not take (back to where they were),
+    # and records it may have taken (back to 0, looked up before they are ever sent again)
+    returned: list[Pending] = field(default_factory=list)
+    maybe_sent: list[Pending] = field(default_factory=list)
 
     def extend(self, other: StepOutcome) -> None:
         self.linked += other.linked
         self.failed += other.failed
         self.requeue += other.requeue
+        self.returned += other.returned
+        self.maybe_sent += other.maybe_sent
         self.fatal = self.fatal or other.fatal
 
 
@@ -132,11 +137,9 @@ def errors_text(error: BaseException | None) -> str:
         return ""
     if isinstance(error, SyncError):
         return error.describe()
-    if isinstance(error, sa.exc.DBAPIError):
-        orig = error.orig
-        code = orig.args[0] if orig is not None and orig.args else None
-        number = f" {code}" if isinstance(code, int) else ""
-        return f"The database refused the operation ({type(orig).__name__}{number})"
+    told = database_error_text(error)
+    if told is not None:
+        return told
     return f"Unexpected error ({type(error).__name__}); the details are in the server log"
 
 

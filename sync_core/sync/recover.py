@@ -11,7 +11,7 @@ from sync_core.domain.statuses import Outcome
 from sync_core.mis import tracking
 from sync_core.mis.reader import fetch_records
 from sync_core.quickbooks.client import QuickBooksClient
-from sync_core.quickbooks.errors import AuthenticationError, QuickBooksError
+from sync_core.quickbooks.errors import QuickBooksError
 from sync_core.quickbooks.ports import CallContext
 from sync_core.store.runs import RunError, RunHistory
 from sync_core.sync import claim
@@ -50,9 +50,9 @@ def recover(
             context = CallContext(progress.run_id, tuple(p.ref for p in items))
             try:
                 existing, problems = find_existing(client, items, context)
-            except AuthenticationError:
-                raise
             except QuickBooksError as exc:
+                if exc.stops_run:
+                    raise
                 existing, problems = {}, [unchecked(p, exc) for p in items]
             failed_refs = {f.ref for f in problems}
             why = "a look-up of a record an interrupted sync left in progress"
@@ -94,9 +94,9 @@ def link_unlinked(
             )
             try:
                 found = find_by_names(client, [Lookup(m) for m in mapped], context)
-            except AuthenticationError:
-                raise
-            except QuickBooksError:
+            except QuickBooksError as exc:
+                if exc.stops_run:
+                    raise
                 return  # they stay listed; the next run looks again
             links = [
                 tracking.Linked(m.row_id, str(found[ref]["Id"]), found[ref].get("SyncToken"))

@@ -11,12 +11,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from sync_core.database import log_failure
+from sync_core.domain.kinds import RecordRef
 from sync_core.domain.names import with_distinct_name
 from sync_core.quickbooks.client import QuickBooksClient, batch_create_item
 from sync_core.quickbooks.errors import (
     AuthenticationError,
     DuplicateNameError,
     QuickBooksError,
+    ThrottledError,
     ValidationError,
 )
 from sync_core.quickbooks.ports import CallContext
@@ -40,7 +43,7 @@ def send_chunk(
     try:
         return _send(client, chunk, context)
     except Exception as exc:
-        log.exception("unexpected error sending a batch of %d records", len(chunk))
+        log_failure(log, "unexpected error sending a batch of %d records", len(chunk))
         return StepOutcome(
             failed=[
                 Failed.of(p, f"Internal error: {errors_text(exc)}", outcome_unknown=True)
@@ -54,11 +57,14 @@ def _send(client: QuickBooksClient, chunk: Sequence[Pending], context: CallConte
     batch = [batch_create_item(str(n), p.mapped.payload) for n, p in enumerate(chunk)]
     try:
         results = client.batch(batch, requestid=batch_requestid(chunk), context=context)
-    except AuthenticationError as exc:
-        outcome.failed = [Failed.of(p, errors_text(exc), exc) for p in chunk]
-        outcome.fatal = exc
-        return outcome
     except QuickBooksError as exc:
+        if exc.stops_run:  # no record failed: QuickBooks cannot be used; the run stops
+            outcome.fatal = exc
+            if isinstance(exc, AuthenticationError | ThrottledError):
+                outcome.returned = list(chunk)  # refused before anything was done
+            else:
+                outcome.maybe_sent = list(chunk)  # no answer: it may have been taken
+            return outcome
         unknown = not isinstance(exc, ValidationError)
         outcome.failed = [
             Failed.of(p, errors_text(exc), exc, outcome_unknown=unknown) for p in chunk
@@ -81,7 +87,7 @@ def _send(client: QuickBooksClient, chunk: Sequence[Pending], context: CallConte
         try:
             outcome.extend(resolve_clashes(client, clashes, context))
         except Exception as exc:  # the customers created above are kept, only clashes fail
-            log.exception("unexpected error resolving %d name clashes", len(clashes))
+            log_failure(log, "unexpected error resolving %d name clashes", len(clashes))
             outcome.failed += [
                 Failed.of(p, f"Internal error: {errors_text(exc)}", outcome_unknown=True)
                 for p, _ in clashes
@@ -111,21 +117,35 @@ def resolve_clashes(
             if i in holders and is_ours(holders[i], next(p.mapped for p in pending if p.ref == ref))
         }
         unnamed = [p for p in pending if p.ref not in holder_ids]
-        existing.update(find_by_names(client, [Lookup(p.mapped) for p in unnamed], context))
+        unchecked: set[RecordRef] = set()
+        lookups = [Lookup(p.mapped) for p in unnamed]
+        existing.update(find_by_names(client, lookups, context, unchecked=unchecked))
     except QuickBooksError as exc:
+        if exc.stops_run:
+            outcome.fatal = exc
+            outcome.returned = list(pending)  # refused with 6240: nothing was created
+            return outcome
         for p in pending:
             message = (
                 f"The name {p.mapped.display_name!r} is taken in QuickBooks and its "
                 f"holder could not be checked: {errors_text(exc)}"
             )
             outcome.failed.append(Failed.of(p, message, exc))
-        if isinstance(exc, AuthenticationError):
-            outcome.fatal = exc
         return outcome
     for p in pending:
         customer = existing.get(p.ref)
         if customer is not None:
             outcome.linked.append(Linked(p, customer, "a name clash"))
+        elif p.ref in unchecked:
+            outcome.failed.append(
+                Failed.of(
+                    p,
+                    f"The name {p.mapped.display_name!r} is taken in QuickBooks, which refuses "
+                    "to search for it, so its holder cannot be checked: not sent again.",
+                    code="4000",
+                    hint="Correct the name in the MIS (an unusual character), then retry.",
+                )
+            )
         elif p.mapped.renamed_from is None:
             outcome.requeue.append(Pending(with_distinct_name(p.mapped), p.attempt))
         else:
