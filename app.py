@@ -1,20 +1,27 @@
 """The operator dashboard: `streamlit run app.py`.
 
-Shared frame for every page (login gate, demo banner, operator, connection and running sync in
-the sidebar), then the page the URL names: / Overview, /Preview, /Sync, /Records, /Runs,
-/QuickBooks.
+Shared frame for every page (sign-in, demo banner, the signed-in person or the demo's operator,
+connection and running sync in the sidebar), then the page the URL names: / Overview, /Preview,
+/Sync, /Records, /Runs, /QuickBooks, /Reconcile, /Check, /Schedules.
+
+The pages live in ``views/``, not ``pages/``: Streamlit treats a ``pages/`` folder next to the
+main script as an old-style multipage app on the first visit after a start, listing its files
+in the sidebar, saying "Page not found" for a deep link, and running a page's file without this
+frame for a lower-case address.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-from pages._components import present as uh
-from pages._components import ui
+from sync_core.service.users import SignInMode
+from views._components import ui
 
-st.set_page_config(
-    page_title="MIS → QuickBooks customers", page_icon=":material/sync_alt:", layout="wide"
-)
+# a local icon: a Material icon as page_icon makes the browser fetch it from Google's servers
+ICON = Path(__file__).resolve().parent / "views" / "_components" / "icon.png"
+st.set_page_config(page_title="MIS → QuickBooks customers", page_icon=str(ICON), layout="wide")
 
 PAGES = [
     st.Page(
@@ -29,58 +36,24 @@ PAGES = [
     st.Page(ui.PAGE_RECORDS, title="Records", icon=":material/person_search:", url_path="Records"),
     st.Page(ui.PAGE_RUNS, title="Runs", icon=":material/history:", url_path="Runs"),
     st.Page(ui.PAGE_QUICKBOOKS, title="QuickBooks", icon=":material/link:", url_path="QuickBooks"),
-    st.Page("pages/check.py", title="Check", icon=":material/fact_check:", url_path="Check"),
     st.Page(
-        "pages/schedules.py", title="Schedules", icon=":material/schedule:", url_path="Schedules"
+        ui.PAGE_RECONCILE, title="Reconcile", icon=":material/rule:", url_path="Reconcile"
     ),
+    st.Page(ui.PAGE_CHECK, title="Check", icon=":material/fact_check:", url_path="Check"),
+    st.Page(ui.PAGE_SCHEDULES, title="Schedules", icon=":material/schedule:", url_path="Schedules"),
 ]
 
-if ui.auth_configured() and not ui._logged_in():
-    # Only the login screen exists until the user has logged in.
-    st.navigation([st.Page(ui.require_login, title="Log in", url_path="login")]).run()
-    st.stop()
+settings = ui.settings()
+signed_in = ui.mode(settings) is SignInMode.OPEN or ui.who() is not None
+# Before sign-in the pages are registered but not listed: the address (a deep link such as
+# /Runs?run=12) is kept, and after sign-in the page it names opens.
+page = st.navigation(PAGES, position="sidebar" if signed_in else "hidden")
+if not signed_in:
+    ui.sign_in_screen(settings)
 
-page = st.navigation(PAGES)
 # The Check page works also when the MIS cannot be opened for syncing (that is when it helps).
-opens_service = page.url_path != "Check"
-ctx = ui.context() if opens_service else None
-
-
-def sidebar() -> None:
-    if ctx is None:
-        return
-    settings = ctx.settings
-    banner = uh.demo_banner(settings.uses_demo_database, settings.uses_simulator)
-    with st.sidebar:
-        if banner:
-            st.warning(f"**{banner}**", icon=":material/science:")
-        if ui.auth_configured():
-            st.markdown(f"Signed in as **{ui.operator_name() or 'unknown'}**")
-            st.button("Log out", on_click=st.logout, key="logout")
-        else:
-            st.text_input(
-                "Operator",
-                key=ui.OPERATOR_KEY,
-                placeholder="Your name",
-                help="Recorded as pushed_by on every record you push. Needed before a push.",
-            )
-        status = ui.connection_status(ctx)
-        if status is not None:
-            if status.connected:
-                st.caption(
-                    f":material/check_circle: QuickBooks connected · realm {status.realm_id}"
-                )
-            else:
-                st.caption(":material/link_off: QuickBooks not connected")
-        active = ctx.active_run()
-        if active is not None:
-            st.caption(
-                f":material/hourglass_top: Sync running (run {active.id}, by {active.operator})"
-            )
-            st.page_link(ui.PAGE_SYNC, label="Watch it on the Sync page")
-
-
-sidebar()
+if page.url_path != "Check":
+    ui.sidebar(ui.context(), page.url_path)
 try:
     page.run()
 except Exception as exc:  # never a traceback on screen; Streamlit's own control flow passes

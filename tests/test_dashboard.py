@@ -16,11 +16,12 @@ import requests
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from pages._components import present as uh
 from sync_core.demo.data import PLANTED_FAILURES
 from sync_core.demo.embedded import ensure_demo_database
 from sync_core.domain.access import Actor, Role
 from sync_core.settings import load_settings
+from views._components import present as uh
+from views._components.text import unliteral
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 PLANTED = len(PLANTED_FAILURES)  # the demo's records a registrar must fix (blank RegNo)
@@ -31,6 +32,7 @@ PAGES = {
     "records": "Records",
     "runs": "Runs",
     "quickbooks": "QuickBooks",
+    "reconcile": "Reconcile",
 }
 SYNC_TIMEOUT_S = 120
 PRODUCT_ENV = (
@@ -74,8 +76,8 @@ def demo(tmp_path, monkeypatch):
 
 def _stop_runs(settings) -> None:
     """Leave no background run behind (it would keep writing into a deleted folder)."""
-    from pages._components import ui
     from sync_core.service.background import wait_for
+    from views._components import ui
 
     ctx = ui._open_context(ui._fingerprint(settings), settings)
     active = ctx.active_run()
@@ -89,7 +91,7 @@ def app() -> AppTest:
 
 
 def open_page(at: AppTest, page: str) -> AppTest:
-    at.switch_page(f"pages/{page}.py").run()
+    at.switch_page(f"views/{page}.py").run()
     assert_fine(at)
     return at
 
@@ -183,7 +185,7 @@ def test_overview_shows_counts_charts_and_connection(demo):
     assert metric(at, "Not synced") == "2,050"
     assert metric(at, "Progress") == "0.0 %"
     charts = at.get("plotly_chart")
-    assert len(charts) == 2
+    assert [c.key for c in charts] == ["status_chart", "progress_chart", "failures_chart"]
     page = texts(at)
     assert "Connected to realm" in page
     assert "No sync has run yet." in page
@@ -226,11 +228,20 @@ def test_preview_pages_through_the_payloads(demo):
     assert "RegNo" in table.columns and "ApplicationID" not in table.columns
     assert "Students 1–100 of 1,200" in texts(at)
 
+    # only with warnings: found among all students, not on this page only; warnings first
     at.toggle(key="preview_warnings").set_value(True).run()
     assert_fine(at)
     table = dataframe(at, "preview_table").value
-    assert 0 < len(table) < 100
+    assert list(table.columns[:3]) == ["Row", "Warnings", "Cannot send"]
+    assert len(table) == 100, "a full page of records with warnings, from all students"
     assert all(w or e for w, e in zip(table["Warnings"], table["Cannot send"], strict=True))
+    assert int(table["Row"].iloc[-1]) > 100, "they come from beyond the first page"
+    assert "Students with warnings, page 1: 100 records found among" in texts(at)
+    first_rows = list(table["Row"])
+    at.button(key="warnings_next").click().run()
+    assert_fine(at)
+    following = list(dataframe(at, "preview_table").value["Row"])
+    assert following and min(following) > max(first_rows), "the next page goes on from there"
 
 
 def test_preview_selecting_a_row_shows_source_payload_and_placement(demo):
@@ -297,7 +308,7 @@ def test_sync_of_all_records_completes_and_overview_counts_change(demo, blank_re
     assert metric(at, "Not synced") == "0"
     assert metric(at, "Failed") == str(PLANTED)
     assert metric(at, "Progress") == "99.9 %"
-    last_runs = at.table[0].value
+    last_runs = at.table[0].value.map(lambda v: unliteral(v) if isinstance(v, str) else v)
     assert int(last_runs.iloc[0]["Run"]) == 1
     assert last_runs.iloc[0]["Synced"] == f"{2050 - PLANTED:,}"
     assert last_runs.iloc[0]["Outcome"] == f"completed with errors ({PLANTED} failed)"
@@ -326,18 +337,22 @@ def test_a_second_start_is_refused_with_who_and_when(demo, monkeypatch):
     first = app().run()
     set_operator(first, "Ada Lovelace")
     open_page(first, "sync")
-    start_sync(first, "students")
-    assert any("Run 1: running" in s.value for s in first.subheader)
-
-    second = app().run()  # another operator, another browser
+    second = app().run()  # another operator, another browser, on the page at the same time
     set_operator(second, "Grace Hopper")
     open_page(second, "sync")
-    assert any("Run 1: running" in s.value for s in second.subheader), "the same run is shown"
-    start_sync(second, "applicants")
-    refusals = [e.value for e in second.error if "Refused" in e.value]
+    second.radio(key="sync_scope").set_value("applicants").run()
+    assert not second.button(key="start_sync").disabled
+
+    start_sync(first, "students")
+    assert any("Run 1: running" in s.value for s in first.subheader)
+    second.button(key="start_sync").click().run()  # clicked a moment later
+    assert_fine(second)
+    refusals = [unliteral(e.value) for e in second.error if "Refused" in e.value]
     assert refusals, texts(second)
     assert "a sync started by Ada Lovelace at" in refusals[0]
     assert "is running (run 1)" in refusals[0]
+    assert any("Run 1: running" in s.value for s in second.subheader), "the same run is shown"
+    assert second.button(key="start_sync").disabled, "no second start while a run goes on"
 
     # the first operator cancels it from the page
     first.run()
@@ -443,7 +458,7 @@ def test_quickbooks_callback_with_a_valid_state_connects(demo):
     fresh = app()  # Intuit sends the browser back: a new session on /QuickBooks?code=...
     fresh.query_params.update(params)
     fresh.run()
-    fresh.switch_page("pages/quickbooks.py").run()
+    fresh.switch_page("views/quickbooks.py").run()
     assert_fine(fresh)
     assert any(
         f"Connected to QuickBooks company {params['realmId']}" in s.value for s in fresh.success
@@ -481,61 +496,14 @@ def test_quickbooks_page_shows_the_simulator_and_no_secret(demo):
 # ---------------------------------------------------------------- operators, errors
 
 
-OIDC = {
-    "redirect_uri": "http://localhost:8501/oauth2callback",
-    "cookie_secret": "test-cookie-secret",
-    "client_id": "dashboard",
-    "client_secret": "not-a-secret",
-    "server_metadata_url": "https://idp.example.edu/.well-known/openid-configuration",
-}
-
-
-def test_with_oidc_nothing_shows_before_login_and_pushes_record_the_user(demo, monkeypatch):
-    from pages._components import ui
-
-    monkeypatch.setattr(ui, "login_available", lambda: True)  # Authlib may not be installed
-    at = app()
-    at.secrets["auth"] = OIDC
-    at.user = {"is_logged_in": False}
-    at.run()
-    assert_fine(at)
-    assert [b.label for b in at.button] == ["Log in"]
-    assert not at.metric and not at.dataframe, "no MIS data before login"
-
-    at.user = {"is_logged_in": True, "name": "Grace Hopper", "email": "grace@example.edu"}
-    at.run()
-    assert_fine(at)
-    assert "Signed in as **Grace Hopper**" in texts(at)
-    assert not at.sidebar.text_input, "no name to type: the login names the operator"
-    open_page(at, "records")
-    at.query_params.update(kind="applicant", id="3")
-    at.run()
-    at.button(key="push_applicant_3").click().run()
-    assert_fine(at)
-    assert "Pushed by **Grace Hopper** at" in texts(at)
-
-
-def test_oidc_without_authlib_says_what_is_missing(demo, monkeypatch):
-    from pages._components import ui
-
-    monkeypatch.setattr(ui, "login_available", lambda: False)
-    at = app()
-    at.secrets["auth"] = OIDC
-    at.user = {"is_logged_in": False}
-    at.run()
-    assert not at.exception
-    assert any("Authlib" in e.value for e in at.error)
-    assert not at.button and not at.metric
-
-
 def test_a_configuration_error_is_a_readable_message(demo, monkeypatch):
     monkeypatch.setenv("QBO_ENVIRONMENT", "staging")
     at = app().run()
     assert not at.exception
-    errors = [e.value for e in at.error]
+    errors = [unliteral(e.value) for e in at.error]
     assert any(
         "Configuration problem" in e and "QBO_ENVIRONMENT must be one of" in e for e in errors
-    )
+    ), errors
 
 
 def test_a_database_failure_is_a_readable_message(demo, monkeypatch):
@@ -549,20 +517,26 @@ def test_a_database_failure_is_a_readable_message(demo, monkeypatch):
     monkeypatch.setattr(SyncService, "analyze", lost)
     at = app().run()
     assert not at.exception
-    errors = [e.value for e in at.error]
+    errors = [unliteral(e.value) for e in at.error]
     assert any("The MIS database could not be read" in e and "Lost connection" in e for e in errors)
     assert "Traceback" not in texts(at)
 
 
 def test_starting_or_pushing_while_disconnected_says_connect_first(demo):
-    at = open_page(app().run(), "quickbooks")
-    _disconnect(at)
+    at = app().run()
     set_operator(at, "Ada Lovelace")
     open_page(at, "sync")
-    assert "QuickBooks not connected: connect first." in texts(at)
-    start_sync(at)
-    errors = [e.value for e in at.error]
+    assert not at.button(key="start_sync").disabled
+    admin = app().run()  # meanwhile, in another browser, an administrator disconnects
+    open_page(admin, "quickbooks")
+    _disconnect(admin)
+    at.button(key="start_sync").click().run()  # the library refuses what the page allowed
+    assert_fine(at)
+    errors = [unliteral(e.value) for e in at.error]
     assert any("QuickBooks is not connected" in e for e in errors), errors
+    assert texts(at).count("QuickBooks not connected: connect first.") == 1, "said once"
+    assert not [c for c in at.sidebar.caption if "not connected" in c.value]
+    assert at.button(key="start_sync").disabled
     open_page(at, "runs")
     assert "No sync has run yet." in texts(at)
 
@@ -571,7 +545,7 @@ def test_starting_or_pushing_while_disconnected_says_connect_first(demo):
     at.run()
     at.button(key="push_applicant_3").click().run()
     assert_fine(at)
-    assert any("QuickBooks is not connected" in e.value for e in at.error)
+    assert any("QuickBooks is not connected" in unliteral(e.value) for e in at.error)
     assert metric(at, "Status") == "not synced"
 
 

@@ -43,7 +43,7 @@ def default_demo(tmp_path, monkeypatch):
 
 
 def test_the_default_demo_has_the_earlier_integrations_history(default_demo):
-    from pages._components import ui
+    from views._components import ui
 
     at = AppTest.from_file(str(APP), default_timeout=60).run()
     assert_fine(at)

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from sync_core.settings import load_settings
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
-PAGE = "pages/schedules.py"
+PAGE = "views/schedules.py"
 PRODUCT_ENV = (
     "MIS_DATABASE_URL",
     "SYNC_DATABASE_URL",

@@ -56,6 +56,10 @@ def require(actor: Actor, role: Role, doing: str) -> None:
         )
     if not actor.may(role):
         raise PermissionDenied(
-            f"{actor.name} is a {actor.role.label} and may not {doing}",
+            f"{actor.name} is {_article(actor.role.label)} {actor.role.label} and may not {doing}",
             what_to_do=f"Ask an administrator for the {role.label} role.",
         )
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"

@@ -11,7 +11,6 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from pages._components import ui
 from sync_core.defaults import MAX_BATCH_SIZE, RECOMMENDED_BATCH_SIZES
 from sync_core.domain.access import Role
 from sync_core.domain.clock import utcnow
@@ -26,6 +25,7 @@ from sync_core.service.schedules import (
     ScheduleView,
     next_fire,
 )
+from views._components import ui
 
 ctx = ui.page_context()
 # who changes schedules in the open demo, when nobody typed a name

@@ -6,11 +6,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages._components import ui
 from sync_core.service.check import run_check
 from sync_core.settings import load_settings
+from views._components import ui
+from views._components.present import plural
 
-ui.require_login()
+ui.require_signed_in()
 st.title("Check")
 st.caption(
     "The MIS as the product finds it: tables and columns, the status and QuickBooks Id columns "
@@ -28,7 +29,7 @@ with st.spinner("Checking the MIS…"):
 
 cols = st.columns(3)
 cols[0].metric("MIS database", "reachable" if report.reachable else "unreachable")
-cols[1].metric("Problems", f"{sum(p.severity == 'error' for p in report.problems)} errors")
+cols[1].metric("Problems", plural(sum(p.severity == "error" for p in report.problems), "error"))
 cols[2].metric("Warnings", str(sum(p.severity == "warning" for p in report.problems)))
 st.text(f"MIS database: {report.mis_database}\nServer: {report.server or '-'}")
 st.text(f"Product tables: {report.product_tables}\nSync scope: {'; '.join(report.scope)}")

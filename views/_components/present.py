@@ -69,6 +69,20 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+def format_duration_short(seconds: float | None) -> str:
+    """For a metric, whose value must fit a narrow column: ``75`` -> ``1m 15s``."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "—"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
 def format_rate(records_per_s: float | None) -> str:
     if not records_per_s:
         return "—"
@@ -187,10 +201,33 @@ def run_headline(run: Any, tz_name: str | None = None) -> str:
 
 
 def run_progress_text(run: Any) -> str:
-    text = f"{run.done:,} of {run.planned:,} records ({run.progress:.0%})"
-    if run.is_running:
-        text += f" · {format_rate(run.records_per_s)} · ETA {format_duration(run.eta_s)}"
+    """``120 of 2,050 records done (5%) · about 1 min 30 s to go``: done means the outcome is
+    known; the time to go is what the run publishes (the pace QuickBooks' limits allow)."""
+    text = f"{run.done:,} of {plural(run.planned, 'record')} done ({run.progress:.0%})"
+    if run.is_running and run.eta_s is not None:
+        text += f" · about {format_duration(run.eta_s)} to go"
     return text
+
+
+def waiting_text(run: Any) -> str | None:
+    """``Waiting for QuickBooks' limit, about 12 s``, while the run waits for it."""
+    waiting = getattr(run, "waiting_s", None)
+    if not run.is_running or not waiting or waiting <= 0:
+        return None
+    return f"Waiting for QuickBooks' limit, about {max(1, round(waiting))} s"
+
+
+def limit_text(record_limit: int | None) -> str:
+    return "all pending" if record_limit is None else f"the next {record_limit:,}"
+
+
+def run_settings_text(run: Any) -> str:
+    """``all pending · 50 records per step · new records only`` (what the run was asked)."""
+    parts = [] if run.scope == Scope.RECORD else [limit_text(run.record_limit)]
+    parts.append(f"{plural(run.batch_size, 'record')} per step")
+    if run.scope != Scope.RECORD:
+        parts.append("retrying failures" if run.retry_failed else "new records only")
+    return " · ".join(parts)
 
 
 def run_duration_s(run: Any) -> float | None:
@@ -217,6 +254,7 @@ def runs_frame(runs: Sequence[Any], tz_name: str | None = None) -> pd.DataFrame:
         "Renamed",
         "Adopted",
         "Records/s",
+        "Limit",
         "Batch size",
         "Retry failed",
         "Message",
@@ -236,6 +274,7 @@ def runs_frame(runs: Sequence[Any], tz_name: str | None = None) -> pd.DataFrame:
             "Renamed": run.renamed,
             "Adopted": run.adopted,
             "Records/s": run.records_per_s,
+            "Limit": limit_text(getattr(run, "record_limit", None)),
             "Batch size": run.batch_size,
             "Retry failed": "yes" if run.retry_failed else "no",
             "Message": run.message or "",
@@ -335,6 +374,8 @@ def payload_row(mapped: Any) -> dict[str, Any]:
     payload = mapped.payload
     row: dict[str, Any] = {
         "Row": mapped.row_id,
+        "Warnings": "; ".join(mapped.warnings),
+        "Cannot send": mapped.error or "",
         "DisplayName": payload.get("DisplayName", ""),
         "GivenName": payload.get("GivenName", ""),
         "MiddleName": payload.get("MiddleName", ""),
@@ -343,14 +384,15 @@ def payload_row(mapped: Any) -> dict[str, Any]:
         "Phone": (payload.get("PrimaryPhone") or {}).get("FreeFormNumber", ""),
     }
     row.update(mapped.fields)
-    row["Warnings"] = "; ".join(mapped.warnings)
-    row["Cannot send"] = mapped.error or ""
     return row
 
 
 def payload_frame(mapped_records: Sequence[Any], field_names: Sequence[str]) -> pd.DataFrame:
+    # what the registrar must read first: the warnings, then the payload
     columns = [
         "Row",
+        "Warnings",
+        "Cannot send",
         "DisplayName",
         "GivenName",
         "MiddleName",
@@ -358,8 +400,6 @@ def payload_frame(mapped_records: Sequence[Any], field_names: Sequence[str]) -> 
         "Email",
         "Phone",
         *field_names,
-        "Warnings",
-        "Cannot send",
     ]
     return pd.DataFrame([payload_row(m) for m in mapped_records], columns=columns)
 
@@ -481,4 +521,100 @@ def demo_banner(uses_demo_database: bool, uses_simulator: bool) -> str | None:
 def describe_frame(description: Mapping[str, str]) -> pd.DataFrame:
     return pd.DataFrame(
         [{"Setting": k, "Value": v} for k, v in description.items()], columns=["Setting", "Value"]
+    )
+
+
+# ---------------------------------------------------------------- the worklist
+
+NO_REASON = "no reason recorded (it failed before this product kept reasons)"
+
+
+def worklist_frame(items: Sequence[Any]) -> pd.DataFrame:
+    """One row per record: who it is, where it stands, and what its last push left."""
+    columns = [
+        "Record",
+        "Name",
+        "Status",
+        "Campus",
+        "Intake",
+        "Warnings",
+        "Last error",
+        "What to do",
+        "Attempts",
+    ]
+    rows = [
+        {
+            "Record": record_label(i.kind, i.mapped.identity, i.row_id),
+            "Name": i.mapped.display_name,
+            "Status": i.status.label,
+            "Campus": i.mapped.fields.get("Campus", ""),
+            "Intake": i.mapped.fields.get("Intake", ""),
+            "Warnings": "; ".join(
+                [*i.mapped.warnings, *([i.mapped.error] if i.mapped.error else [])]
+            ),
+            "Last error": (i.error_message or (NO_REASON if i.status == SyncStatus.FAILED else ""))
+            + (f" (code {i.error_code})" if i.error_code else ""),
+            "What to do": i.what_to_do,
+            "Attempts": i.attempts,
+        }
+        for i in items
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def warnings_of(mapped: Any) -> list[str]:
+    """A record's warnings, and why it cannot be sent (if so) first."""
+    return ([f"Cannot be sent: {mapped.error}"] if mapped.error else []) + list(mapped.warnings)
+
+
+def failures_csv(items: Iterable[Any]) -> bytes:
+    """The records that failed and wait, with the reason and what to do (their last attempt),
+    as CSV (UTF-8 with BOM, so Excel reads accents right)."""
+    fields = [
+        "kind",
+        "row_id",
+        "identity",
+        "display_name",
+        "campus",
+        "intake",
+        "attempts",
+        "last_run_id",
+        "error_code",
+        "reason",
+        "what_to_do",
+        "updated_at_utc",
+    ]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields)
+    writer.writeheader()
+    for i in items:
+        updated = i.state.get("updated_at")
+        writer.writerow(
+            {
+                "kind": i.kind,
+                "row_id": i.row_id,
+                "identity": i.mapped.identity,
+                "display_name": i.mapped.display_name,
+                "campus": i.mapped.fields.get("Campus", ""),
+                "intake": i.mapped.fields.get("Intake", ""),
+                "attempts": i.attempts,
+                "last_run_id": i.state.get("last_run_id") or "",
+                "error_code": i.error_code,
+                "reason": i.error_message or NO_REASON,
+                "what_to_do": i.what_to_do,
+                "updated_at_utc": updated.isoformat(sep=" ")
+                if isinstance(updated, dt.datetime)
+                else "",
+            }
+        )
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def failures_frame(analysis: Any) -> pd.DataFrame:
+    """Failed records per type, for a chart of their own (at a size a person sees)."""
+    return pd.DataFrame(
+        [
+            {"group": "Applicants", "failed": analysis.applicants.failed},
+            {"group": "Students", "failed": analysis.students.failed},
+        ]
     )

@@ -7,14 +7,16 @@ import time
 
 import streamlit as st
 
-from pages._components import present as uh
-from pages._components import ui
+from sync_core.domain.access import Role
 from sync_core.domain.errors import SyncError
+from views._components import present as uh
+from views._components import ui
+from views._components.text import literal
 
 ctx = ui.page_context()
 tz = ui.timezone()
 URL_TTL_S = 600  # Intuit's state is valid 15 minutes; a fresh URL well before that
-CONNECTION_ACTOR = "dashboard user"  # who connects in the open demo, when nobody typed a name
+CONNECTION_ACTOR = ui.DEMO_ACTOR  # who connects in the open demo, when nobody typed a name
 
 st.title("QuickBooks")
 
@@ -26,7 +28,7 @@ def handle_callback() -> None:
     st.session_state.pop("_auth_url", None)
     if params.get("error"):
         ui.remember_message(
-            "qbo", "error", f"Intuit answered “{params['error']}”: nothing was connected."
+            "qbo", "error", f"Intuit answered “{literal(params['error'])}”: nothing was connected."
         )
         return
     try:
@@ -37,9 +39,11 @@ def handle_callback() -> None:
             params.get("realmId", ""),
         )
     except SyncError as exc:
-        ui.remember_message("qbo", "error", *ui.exception_message(exc))
+        ui.remember_error("qbo", exc)
         return
-    ui.remember_message("qbo", "success", f"Connected to QuickBooks company {status.realm_id}.")
+    ui.remember_message(
+        "qbo", "success", f"Connected to QuickBooks company {literal(status.realm_id)}."
+    )
 
 
 def authorization_url(fresh: bool = False) -> str | None:
@@ -65,9 +69,14 @@ def connect_link(label: str) -> None:
         f"<strong>{html.escape(label)}</strong></a>",
         unsafe_allow_html=True,
     )
+    where = (
+        "(QBO_REDIRECT_URI)"
+        if ctx.settings.qbo_redirect_uri_configured
+        else "(the address this dashboard is served on; QBO_REDIRECT_URI sets another)"
+    )
     st.caption(
-        f"Intuit asks you to approve access, then sends you back to "
-        f"`{ctx.settings.qbo_redirect_uri}` (QBO_REDIRECT_URI)."
+        "Intuit asks you to approve access, then sends you back to "
+        f"{literal(ctx.settings.qbo_redirect_uri)} {where}."
     )
 
 
@@ -76,12 +85,14 @@ def disconnect() -> None:
     try:
         warning = ctx.disconnect(ui.actor(CONNECTION_ACTOR))
     except SyncError as exc:
-        ui.remember_message("qbo", "error", *ui.exception_message(exc))
+        ui.remember_error("qbo", exc)
         return
     st.session_state.pop("_auth_url", None)
     if warning:
         ui.remember_message(
-            "qbo", "warning", f"Disconnected here. {warning}: revoke the app in QuickBooks too."
+            "qbo",
+            "warning",
+            f"Disconnected here. {literal(warning)}: revoke the app in QuickBooks too.",
         )
     else:
         ui.remember_message("qbo", "success", "Disconnected: the app's access was revoked.")
@@ -95,7 +106,9 @@ def ask_to_confirm(value: bool) -> None:
 params = st.query_params
 if any(k in params for k in ("code", "state", "realmId", "error")):
     handle_callback()
+    st.rerun()  # the sidebar (drawn before this page) shows the new connection too
 ui.show_messages("qbo")
+is_admin = ui.may(Role.ADMIN)
 
 try:
     simulator = ctx.embedded_simulator
@@ -107,13 +120,13 @@ status = ui.connection_status(ctx)
 if status is None:
     st.stop()
 if ctx.bootstrap_error:
-    st.error(f"The automatic connection failed: {ctx.bootstrap_error}")
+    st.error("The automatic connection failed: " + literal(ctx.bootstrap_error))
 
 left, right = st.columns([3, 2])
 with left:
     st.subheader("Connection")
     if status.connected:
-        st.success(f"Connected to realm **{status.realm_id}** ({status.environment})")
+        st.success(f"Connected to realm **{literal(status.realm_id)}** ({status.environment})")
         rows = {
             "Realm (company id)": status.realm_id,
             "Environment": status.environment,
@@ -130,27 +143,44 @@ with left:
         active = ctx.active_run()
         if active is not None:
             st.info(
-                f"A sync (run {active.id}, by {active.operator}) is running: disconnect after it "
-                "ends or is cancelled."
+                f"A sync (run {active.id}, by {literal(active.operator)}) is running: "
+                "disconnect after it ends or is cancelled."
             )
         elif not st.session_state.get("_confirm_disconnect"):
-            st.button("Disconnect…", on_click=ask_to_confirm, args=(True,), key="disconnect")
+            st.button(
+                "Disconnect…",
+                on_click=ask_to_confirm,
+                args=(True,),
+                key="disconnect",
+                disabled=not is_admin,
+                help=ui.role_help(Role.ADMIN),
+            )
         else:
             st.warning(
-                f"Disconnect from realm {status.realm_id}? Access is revoked at Intuit; no sync "
-                "or push is possible until someone connects again. Customers already created "
-                "stay in QuickBooks."
+                f"Disconnect from realm {literal(status.realm_id)}? Access is revoked at Intuit; "
+                "no sync or push is possible until someone connects again. Customers already "
+                "created stay in QuickBooks."
             )
             c1, c2, _ = st.columns([1, 1, 2])
-            c1.button("Yes, disconnect", type="primary", on_click=disconnect, key="confirm")
+            c1.button(
+                "Yes, disconnect",
+                type="primary",
+                on_click=disconnect,
+                key="confirm",
+                disabled=not is_admin,
+            )
             c2.button("Keep connected", on_click=ask_to_confirm, args=(False,), key="keep")
-        with st.expander("Connect a different company"):
-            connect_link("Connect to QuickBooks")
+        if is_admin:
+            with st.expander("Connect a different company"):
+                connect_link("Connect to QuickBooks")
     else:
         st.warning("**QuickBooks not connected: connect first.**")
         if status.last_error:
-            st.error(status.last_error)
-        connect_link("Connect to QuickBooks")
+            st.error(literal(status.last_error))
+        if is_admin:
+            connect_link("Connect to QuickBooks")
+    if not is_admin:
+        st.caption("Connecting and disconnecting QuickBooks needs the admin role.")
 
 with right:
     if simulator is not None:

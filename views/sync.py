@@ -1,15 +1,17 @@
-"""Sync: start a run (scope, batch size, retry failures), watch it live, cancel it."""
+"""Sync: start a run (what, how many, retry failures), watch it live, cancel it."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from pages._components import present as uh
-from pages._components import ui
-from sync_core.defaults import RECOMMENDED_BATCH_SIZES
+from sync_core.defaults import MAX_BATCH_SIZE, RECOMMENDED_BATCH_SIZES
+from sync_core.domain.access import Role
 from sync_core.domain.errors import SyncError
 from sync_core.domain.statuses import Outcome, RunState, Scope
 from sync_core.sync.request import SyncRequest
+from views._components import present as uh
+from views._components import ui
+from views._components.text import literal
 
 ctx = ui.page_context()
 tz = ui.timezone()
@@ -19,50 +21,68 @@ SCOPES = {
     Scope.APPLICANTS: "Applicants",
     Scope.STUDENTS: "Students",
 }
+RUN_SCOPES = {**SCOPES, Scope.RECORD: "Chosen records", "updates": "Updates"}
+LIMITS = {
+    "all": "All pending",
+    "10": "Next 10",
+    "20": "Next 20",
+    "50": "Next 50",
+    "100": "Next 100",
+    "other": "Another number",
+}
 BATCH_HELP = (
-    "Records claimed and written back per step (the seed's guidance): **10–20** for testing and "
-    "validation, **50** for regular synchronisation, **100** only for bulk operations with good "
-    "connectivity. Requests to QuickBooks are always paced to its limits."
+    "Records claimed per step; requests to QuickBooks are paced to its limits either way. "
+    "A smaller step gives back control sooner when you cancel; a larger one writes back less "
+    "often. The seed's guidance: 10–20 to test, 50 regularly, 100 for bulk operations."
 )
 ERROR_ROWS = 500
 
 st.title("Sync")
 
 
+def chosen_limit() -> int | None:
+    """None: every pending record; else the next N."""
+    choice = st.session_state.get("sync_limit") or "all"
+    if choice == "all":
+        return None
+    if choice == "other":
+        return int(st.session_state.get("sync_limit_n") or 1)
+    return int(choice)
+
+
 def start() -> None:
     """Start button callback: runs before the page is drawn again, so the page shows the run."""
     ui.forget_message("sync")
     operator = ui.operator_name()
-    if not operator:
-        ui.remember_message(
-            "sync",
-            "error",
-            "Enter your name under **Operator** in the sidebar before starting a sync: every "
-            "push is recorded in the MIS as `pushed_by`."
-            if not ui.auth_configured()
-            else "Log in before starting a sync: every push records who made it.",
-        )
+    if not operator and ui.is_open_demo():
+        ui.remember_message("sync", "error", ui.missing_operator_text())
         return
-    request = SyncRequest(
-        scope=st.session_state["sync_scope"],
-        operator=operator,
-        batch_size=int(st.session_state["sync_batch"]),
-        retry_failed=bool(st.session_state["sync_retry"]),
-    )
     try:
+        request = SyncRequest(
+            scope=st.session_state["sync_scope"],
+            operator=operator or "-",
+            batch_size=int(st.session_state.get("sync_batch") or 50),
+            retry_failed=bool(st.session_state.get("sync_retry")),
+            limit=chosen_limit(),
+        )
         run_id = ctx.start_sync(request, ui.actor())
     except SyncError as exc:
-        ui.remember_message("sync", "error", *ui.exception_message(exc))
+        ui.remember_error("sync", exc)
         return
     if run_id is None:
         ui.remember_message("sync", "info", "Nothing to sync: no record of this scope waits.")
         return
     ui.clear_caches()
-    ui.remember_message("sync", "info", f"Run {run_id} started by {operator}.")
+    ui.remember_message("sync", "info", f"Run {run_id} started by {literal(operator)}.")
 
 
 def cancel(run_id: int) -> None:
-    if ctx.cancel_sync(run_id, ui.actor("dashboard user")):
+    try:
+        cancelled = ctx.cancel_sync(run_id, ui.actor(ui.DEMO_ACTOR))
+    except SyncError as exc:
+        ui.remember_error("sync", exc)
+        return
+    if cancelled:
         ui.remember_message(
             "sync",
             "warning",
@@ -118,27 +138,47 @@ def run_panel(run_id: int, watching: bool) -> None:
     with st.container(border=True):
         st.subheader(f"{uh.RUN_STATE_ICONS.get(run.state, '')} Run {run.id}: {run.state}")
         st.caption(
-            f"{SCOPES.get(run.scope, run.scope)} · batch size {run.batch_size} · "
-            f"{'retrying failures' if run.retry_failed else 'new records only'} · started by "
-            f"{run.operator} at {uh.format_time(run.started_at, tz)}"
+            f"{RUN_SCOPES.get(run.scope, run.scope)} · {uh.run_settings_text(run)} · started by "
+            f"{literal(run.operator)} at {uh.format_time(run.started_at, tz)}"
         )
         st.progress(run.progress, text=uh.run_progress_text(run))
+        waiting = uh.waiting_text(run)
+        if waiting:
+            st.info(
+                waiting + ": QuickBooks allows a set number of requests per minute, and the "
+                "run goes on by itself.",
+                icon=":material/hourglass_empty:",
+            )
         cols = st.columns(6)
-        cols[0].metric("Done", f"{run.done:,}", help=f"of {run.planned:,} planned")
+        cols[0].metric(
+            "Done",
+            f"{run.done:,}",
+            help=f"records whose outcome is known (synced, failed or left as they were), of "
+            f"{run.planned:,} planned",
+        )
         cols[1].metric("Synced", f"{run.synced:,}")
         cols[2].metric("Failed", f"{run.failed:,}")
         cols[3].metric("Renamed", f"{run.renamed:,}")
-        cols[4].metric("Speed", f"{run.records_per_s or 0:,.0f}/s", help="records per second")
-        cols[5].metric(
-            "ETA" if run.is_running else "Duration",
-            uh.format_duration(run.eta_s if run.is_running else uh.run_duration_s(run)),
-        )
+        cols[4].metric("Speed", f"{run.records_per_s or 0:,.1f}/s", help="records per second")
+        if run.is_running:
+            cols[5].metric(
+                "ETA",
+                uh.format_duration_short(run.eta_s),
+                help="time to the end at the pace QuickBooks' limits allow, as the run reckons",
+            )
+        else:
+            cols[5].metric("Duration", uh.format_duration_short(uh.run_duration_s(run)))
         if run.is_running:
             if run.cancel_requested:
                 st.warning("Cancel requested: the run stops after the batches in flight.")
             else:
                 st.button(
-                    "Cancel this sync", key=f"cancel_{run.id}", on_click=cancel, args=(run.id,)
+                    "Cancel this sync",
+                    key=f"cancel_{run.id}",
+                    on_click=cancel,
+                    args=(run.id,),
+                    disabled=not ui.may(Role.OPERATOR),
+                    help=ui.role_help(Role.OPERATOR),
                 )
         elif run.state is RunState.COMPLETED:
             st.success(
@@ -153,7 +193,7 @@ def run_panel(run_id: int, watching: bool) -> None:
                 "**Retry failed records**."
             )
         elif run.message:
-            st.error(run.message)
+            st.error(literal(run.message))
         run_errors(run, key=f"run{run.id}")
 
 
@@ -162,39 +202,61 @@ def run_panel(run_id: int, watching: bool) -> None:
 active = ctx.active_run()
 status = ui.connection_status(ctx)
 analysis = ui.analysis(ctx)
+connected = status is not None and status.connected
 
 with st.container(border=True):
     st.subheader("Start a sync")
-    left, middle, right = st.columns([2, 2, 2])
+    left, right = st.columns([3, 2])
     left.radio(
         "Records",
         list(SCOPES),
         format_func=SCOPES.get,
         key="sync_scope",
+        horizontal=True,
         help="Applicants from tbl_online_application, students from tbl_personal_ug.",
     )
-    middle.segmented_control(
-        "Batch size",
-        list(RECOMMENDED_BATCH_SIZES),
-        default=50,
-        key="sync_batch",
-        required=True,
-        help=BATCH_HELP,
-    )
-    middle.caption("10–20: testing · 50: regular · 100: bulk")
     right.toggle(
         "Retry failed records",
         key="sync_retry",
         help="Also send the records that failed before (after they were corrected in the MIS).",
     )
+    st.segmented_control(
+        "How many",
+        list(LIMITS),
+        format_func=LIMITS.get,
+        default="all",
+        key="sync_limit",
+        required=True,
+        help="All records waiting, or only the next N of them (in MIS row order): a run of N "
+        "sends at most N, and the others wait for the next run.",
+    )
+    if st.session_state.get("sync_limit") == "other":
+        st.columns([1, 3])[0].number_input(
+            "The next", min_value=1, max_value=1_000_000, value=200, step=10, key="sync_limit_n"
+        )
+    with st.expander("Advanced"):
+        st.select_slider(
+            "Records claimed per step",
+            options=sorted({*RECOMMENDED_BATCH_SIZES, 1, 5, 20, 200, MAX_BATCH_SIZE}),
+            value=50,
+            key="sync_batch",
+            help=BATCH_HELP,
+        )
+        st.caption("Requests to QuickBooks are paced to its limits either way.")
     scope = st.session_state.get("sync_scope", "all")
     retry = bool(st.session_state.get("sync_retry"))
     pending = uh.pending_count(analysis, scope, retry)
     failed_left = uh.pending_count(analysis, scope, True) - uh.pending_count(analysis, scope, False)
+    limit = chosen_limit()
 
-    if status is not None and not status.connected:
+    if not connected and status is not None:
         ui.not_connected_notice()
-    if pending == 0 and active is None:
+    elif active is not None:
+        st.info(
+            f"Run {active.id} is running: one sync at a time. Start the next one when it ends.",
+            icon=":material/hourglass_top:",
+        )
+    elif pending == 0:
         st.info(
             "**Nothing to sync**: every record of this scope is in QuickBooks"
             + (
@@ -205,15 +267,18 @@ with st.container(border=True):
             )
         )
     else:
+        sent = pending if limit is None else min(pending, limit)
+        of = f" of the {pending:,} waiting" if sent < pending else ""
         st.markdown(
-            f"This sync will send **{uh.plural(pending, 'record')}** "
+            f"This sync will send **{uh.plural(sent, 'record')}**{of} "
             f"({SCOPES[scope].lower()}, {'including' if retry else 'excluding'} failed ones)."
         )
     st.button(
         "Start sync",
         type="primary",
         on_click=start,
-        disabled=pending == 0 and active is None,
+        disabled=not connected or active is not None or pending == 0 or not ui.may(Role.OPERATOR),
+        help=ui.role_help(Role.OPERATOR),
         key="start_sync",
     )
     ui.show_messages("sync")
@@ -221,7 +286,7 @@ with st.container(border=True):
 # ---------------------------------------------------------------- the run
 
 if active is not None:
-    st.fragment(run_panel, run_every=1.0)(active.id, True)
+    ui.live(run_panel, 1.0)(active.id, True)
 else:
     last = ctx.runs(1)
     if last:
