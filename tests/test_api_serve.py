@@ -152,7 +152,7 @@ def test_serve_end_to_end(product_env, server, simulator, hook, monkeypatch, cap
     assert not at.exception, [e.value for e in at.exception]
     sidebar = [c.value for c in at.sidebar.caption]
     assert any(f"Sync running (run {run_id}, by Admissions portal)" in c for c in sidebar), sidebar
-    at.switch_page("pages/sync.py").run()
+    at.switch_page("views/sync.py").run()
     assert any(f"Run {run_id}: running" in s.value for s in at.subheader)
 
     cancelled = http.post(f"{run_url}/cancel", timeout=10)

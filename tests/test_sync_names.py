@@ -13,7 +13,7 @@ from conftest import update_record
 
 from sync_core.domain.kinds import APPLICANT
 from sync_core.quickbooks.client import RetryPolicy
-from sync_core.quickbooks.errors import AuthenticationError
+from sync_core.quickbooks.errors import AuthenticationError, ServerError
 from sync_core.quickbooks.ports import CallContext
 from sync_core.store.record_state import Attempt
 from sync_core.sync.names import NamesInFlight, choose_names
@@ -170,14 +170,22 @@ def test_a_holder_with_the_same_name_but_another_records_notes_is_not_adopted(co
     assert chosen[0].mapped.display_name == "Ada Lovelace (APP 111)"
 
 
-def test_when_quickbooks_cannot_be_asked_names_are_sent_as_they_are(context, simulator):
-    """No foresight this time: a clash still comes back as 6240 and is resolved then."""
-    client = context.client(RetryPolicy(attempts=1, initial_wait_s=0.01, max_wait_s=0.01))
+def test_when_the_look_up_is_refused_names_are_sent_as_they_are(context, simulator, client):
+    """No foresight this time (QuickBooks refused the query itself): a clash still comes back
+    as 6240 and is resolved then."""
     client.create_customer({"DisplayName": "Ada Lovelace"})
     ada = record(context, 113, "Ada", "Lovelace")
-    simulator.set_faults(api_down=True)
+    simulator.set_faults(refuse_query_containing="Lovelace")
     chosen, adopted = choose_names(client, [ada], NamesInFlight(), CONTEXT)
     assert adopted == [] and [p.mapped.display_name for p in chosen] == ["Ada Lovelace"]
+
+
+def test_quickbooks_unreachable_stops_the_run(context, simulator):
+    client = context.client(RetryPolicy(attempts=1, initial_wait_s=0.01, max_wait_s=0.01))
+    ada = record(context, 115, "Ada", "Lovelace")
+    simulator.set_faults(api_down=True)
+    with pytest.raises(ServerError):
+        choose_names(client, [ada], NamesInFlight(), CONTEXT)
 
 
 def test_a_lost_connection_is_not_swallowed(context, client, simulator):

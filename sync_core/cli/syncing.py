@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from sync_core import defaults
@@ -76,6 +81,31 @@ class ProgressPrinter:
             )
 
 
+@contextmanager
+def cancel_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C or SIGTERM (systemd, cron's timeout) cancels the run cleanly: the batches in
+    flight are written back, the records not sent go back to not synced, the run is recorded
+    as cancelled. A second signal stops at once (what is in flight is then checked in
+    QuickBooks by the next run)."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print(
+            "Stopping after the batches in flight (signal again to stop at once)...",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
 def run_summary_lines(run: RunSummary) -> list[str]:
     lines = [
         f"Run {run.id} ({run.scope}, batch size {run.batch_size}, by {run.operator}): {run.state}",
@@ -83,6 +113,8 @@ def run_summary_lines(run: RunSummary) -> list[str]:
         f"   🔗 Adopted existing customers: {run.adopted:,}   ✏️  Renamed (name clash): "
         f"{run.renamed:,}   🩺 Recovered from an earlier run: {run.reconciled:,}",
     ]
+    if run.updated or run.unchanged:
+        lines.append(f"   🔁 Updated: {run.updated:,}   Unchanged: {run.unchanged:,}")
     if run.records_per_s:
         lines.append(f"   ⏱  {run.records_per_s:.1f} records/s")
     if run.message:
@@ -107,10 +139,30 @@ def cmd_sync(args: argparse.Namespace, service: SyncService) -> CommandResult:
         batch_size=args.batch_size,
         retry_failed=args.retry_failed,
         limit=args.limit,
+        include_updates=args.updates,
     )
-    result = service.run_sync(
-        request, cli_actor(args), on_progress=ProgressPrinter(enabled=not args.json)
-    )
+    # the update phase (and SYNC_STUDENT_CUSTOMER=continue) run through service.updates until
+    # the facade's run_sync runs them itself
+    updating = args.updates or service.settings.sync_student_customer == "continue"
+    stop = threading.Event()
+    with cancel_on_signals(stop):
+        if updating:
+            from sync_core.service.updates import run_sync as run_with_updates
+
+            result = run_with_updates(
+                service,
+                request,
+                cli_actor(args),
+                on_progress=ProgressPrinter(enabled=not args.json),
+                cancel_event=stop,
+            )
+        else:
+            result = service.run_sync(
+                request,
+                cli_actor(args),
+                on_progress=ProgressPrinter(enabled=not args.json),
+                cancel_event=stop,
+            )
     if result is None:
         return CommandResult(
             data={"run": None, "errors": [], "nothing_to_sync": True}, text="Nothing to sync."
@@ -197,6 +249,11 @@ def register(sub: argparse._SubParsersAction) -> None:
             type=int,
             metavar="N",
             help="send at most N records (the next N waiting), e.g. 10 to try a first batch",
+        )
+        p.add_argument(
+            "--updates",
+            action="store_true",
+            help="also send the changes of records already synced (see `changes`)",
         )
         p.set_defaults(handler=cmd_sync, scope=scope.value)
 

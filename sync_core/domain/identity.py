@@ -63,6 +63,9 @@ class Marks:
     identity: str = ""  # ApplicationID / RegNo
     tracking_id: str = ""  # the earlier system's applicant mark
     source: str = ""
+    # a student's customer that carries on an applicant's (SYNC_STUDENT_CUSTOMER=continue)
+    # keeps the applicant's ApplicationID in its Notes
+    application_id: str = ""
 
 
 def parse_notes(notes: str | None) -> dict[str, str]:
@@ -98,7 +101,8 @@ def marks_of(customer: Mapping[str, Any]) -> Marks:
     notes = parse_notes(customer.get("Notes"))
     kind = _kind_of(notes.get("CustomerType"))
     if kind is not None and notes.get(kind.identity_field):
-        return Marks(kind, notes[kind.identity_field], source="its Notes")
+        also = notes.get(APPLICANT.identity_field, "") if kind is STUDENT else ""
+        return Marks(kind, notes[kind.identity_field], source="its Notes", application_id=also)
     legacy = _LEGACY_APPLICANT_NOTES.search(str(customer.get("Notes") or ""))
     if legacy:
         return Marks(APPLICANT, tracking_id=legacy["tracking"], source="the earlier system's Notes")
@@ -121,6 +125,9 @@ def identify(customer: Mapping[str, Any], record: MappedCustomer) -> Identificat
     marks = marks_of(customer)
     if marks.kind is not None:
         if marks.kind is not kind:
+            continued = _continuation(marks, record)
+            if continued is not None:
+                return continued
             other = marks.identity or marks.tracking_id
             return Identification(Verdict.OTHER, marks.source, f"{marks.kind.name} {other}")
         if marks.identity:
@@ -137,6 +144,59 @@ def identify(customer: Mapping[str, Any], record: MappedCustomer) -> Identificat
     if _same(name, own_mark):
         return Identification(Verdict.THIS, "its name, the earlier system's shape")
     return Identification(Verdict.UNKNOWN)
+
+
+def _continuation(marks: Marks, record: MappedCustomer) -> Identification | None:
+    """One customer for the applicant and the student they became, when the MIS links them
+    (the applicant's reg_no is the student's) and the customer says so itself:
+
+    - a student's customer carrying this applicant's ApplicationID in its Notes, and the RegNo
+      the MIS links this applicant to, is this applicant's (whatever the setting: the customer
+      names both);
+    - an applicant's customer is this student's only when the student carries it on
+      (SYNC_STUDENT_CUSTOMER=continue) and the customer's ApplicationID is the applicant the
+      MIS links the student to.
+
+    Anything else stays another record's: the MIS link alone, or a name, identifies nobody."""
+    if (
+        marks.kind is STUDENT
+        and record.kind == APPLICANT.name
+        and _same(marks.application_id, record.identity)
+        and _same(marks.identity, record.enrolled_as)
+    ):
+        return Identification(Verdict.THIS, "its Notes: the student this applicant became")
+    if (
+        marks.kind is APPLICANT
+        and record.kind == STUDENT.name
+        and record.continues
+        and _same(marks.identity, record.enrolled_from)
+    ):
+        return Identification(Verdict.THIS, "its Notes: the applicant this student carries on")
+    return None
+
+
+def candidate_keys(customer: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """The keys of the records this customer may identify, to look them up in an index of the
+    MIS (a reconciliation of every customer): ``(kind, key, value)`` with key "identity"
+    (ApplicationID / RegNo), "tracking" (an applicant's tracking_id) or "enrolled_from" (a
+    student whose applicant is this ApplicationID); values casefolded. A candidate is this
+    customer's record only when :func:`identify` says so."""
+    marks = marks_of(customer)
+    keys: list[tuple[str, str, str]] = []
+    if marks.kind is not None:
+        if marks.identity:
+            keys.append((marks.kind.name, "identity", marks.identity.casefold()))
+        if marks.tracking_id:
+            keys.append((APPLICANT.name, "tracking", marks.tracking_id.casefold()))
+        if marks.application_id:
+            keys.append((APPLICANT.name, "identity", marks.application_id.casefold()))
+        if marks.kind is APPLICANT and marks.identity:
+            keys.append((STUDENT.name, "enrolled_from", marks.identity.casefold()))
+        return keys
+    name = str(customer.get("DisplayName") or "").strip().casefold()
+    if name:  # the earlier system's shape: named after the tracking id or the RegNo
+        keys += [(APPLICANT.name, "tracking", name), (STUDENT.name, "identity", name)]
+    return keys
 
 
 def is_same_record(customer: Mapping[str, Any], kind: RecordKind | str, identity: str) -> bool:

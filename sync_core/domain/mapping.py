@@ -20,6 +20,8 @@ from sync_core.domain import sanitize
 from sync_core.domain.kinds import APPLICANT, STUDENT, RecordKind, kind_named
 from sync_core.domain.lookups import Lookups, normalise_id
 
+ENROLMENT = "enrolment"  # the row key under which the reader puts the applicant-student link
+
 APPLICANT_FIELDS = (
     "CustomerType",
     "ApplicationID",
@@ -55,6 +57,13 @@ class MappingOptions:
     # seed field name -> QuickBooks custom field DefinitionId (legacyIDV2)
     custom_field_definitions: Mapping[str, str] = field(default_factory=dict)
     phone_region: str = "RW"
+    # SYNC_STUDENT_CUSTOMER: "separate" or "continue" (an enrolled applicant's customer becomes
+    # the student's; the student's Notes then carry the ApplicationID too)
+    student_customer: str = "separate"
+
+    @property
+    def continues_applicants(self) -> bool:
+        return self.student_customer == "continue"
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,13 @@ class MappedCustomer:
     warnings: tuple[str, ...] = ()
     error: str | None = None  # set when the record cannot be sent at all
     renamed_from: str | None = None  # the real name, when DisplayName had to be made distinct
+    # The MIS's link between an applicant and the student they became (the applicant's reg_no
+    # equals the student's): the student's RegNo on an applicant, the applicant's ApplicationID
+    # on a student; "" when there is none (or the MIS is ambiguous about it).
+    enrolled_as: str = ""
+    enrolled_from: str = ""
+    # SYNC_STUDENT_CUSTOMER=continue and linked: the applicant's customer is the student's
+    continues: bool = False
 
     @property
     def display_name(self) -> str:
@@ -141,6 +157,7 @@ def _build(
     warnings: list[str],
     options: MappingOptions,
     error: str | None = None,
+    enrolment: tuple[str, str, bool] = ("", "", False),
 ) -> MappedCustomer:
     given = sanitize.clean_name(names[0], "first name")
     middle = sanitize.clean_name(names[1], "middle name")
@@ -187,7 +204,21 @@ def _build(
         placement=placement,
         warnings=tuple(warnings),
         error=error,
+        enrolled_as=enrolment[0],
+        enrolled_from=enrolment[1],
+        continues=enrolment[2],
     )
+
+
+def _counterpart(row: Mapping[str, Any], key: str, warnings: list[str]) -> str:
+    """The identity of the one record the MIS links this one to (``row["enrolment"]``, read by
+    :mod:`sync_core.mis.enrolment`); "" when none, or when several claim it (a data error)."""
+    found = [str(c.get("identity") or "").strip() for c in (row.get(ENROLMENT) or {}).get(key, [])]
+    found = [c for c in dict.fromkeys(found) if c]
+    if len(found) > 1:
+        warnings.append(f"{len(found)} {key} carry this RegNo in the MIS: not linked as one person")
+        return ""
+    return found[0] if found else ""
 
 
 def _resolve(lookups: Lookups, lookup: str, raw: Any, warnings: list[str]) -> str:
@@ -216,6 +247,7 @@ def map_applicant(
         "Program": _resolve(lookups, "program", row.get("opt_1"), warnings),
         "ProgramMode": _resolve(lookups, "program_mode", row.get("prg_mode_id"), warnings),
     }
+    enrolled_as = _counterpart(row, "students", warnings)
     return _build(
         APPLICANT,
         int(row["appl_Id"]),
@@ -226,6 +258,7 @@ def map_applicant(
         fields,
         warnings,
         options,
+        enrolment=(enrolled_as, "", options.continues_applicants and bool(enrolled_as)),
     )
 
 
@@ -254,6 +287,14 @@ def map_student(
     error = None
     if not identity:
         error = "RegNo is empty in the MIS: the student cannot be identified in QuickBooks"
+    enrolled_from = _counterpart(row, "applicants", warnings) if identity else ""
+    continues = options.continues_applicants and bool(enrolled_from)
+    if continues:  # the customer carries both identities: the applicant still recognises it
+        fields = {
+            **{k: v for k, v in fields.items() if k in ("CustomerType", "RegNo")},
+            "ApplicationID": enrolled_from,
+            **{k: v for k, v in fields.items() if k not in ("CustomerType", "RegNo")},
+        }
     return _build(
         STUDENT,
         int(row["per_id_ug"]),
@@ -265,6 +306,7 @@ def map_student(
         warnings,
         options,
         error=error,
+        enrolment=("", enrolled_from, continues),
     )
 
 

@@ -4,7 +4,8 @@ its identity, and the lookups that page of records needs."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sync_core.domain.kinds import RecordKind, RecordRef
@@ -54,6 +55,17 @@ class RecordPage:
     kind: RecordKind
     records: list[SourceRecord]
     lookups: Lookups = field(default_factory=Lookups)
+    # row id -> why the record cannot be sent though its own fields are fine (an identity
+    # another record of the MIS shares)
+    unsendable: Mapping[int, str] = field(default_factory=dict)
 
     def mapped(self, options: MappingOptions | None = None) -> list[MappedCustomer]:
-        return [map_record(self.kind, r.row, self.lookups, options) for r in self.records]
+        mapped = [map_record(self.kind, r.row, self.lookups, options) for r in self.records]
+        if not self.unsendable:
+            return mapped
+        return [
+            replace(m, error=self.unsendable[m.row_id])
+            if m.error is None and m.row_id in self.unsendable
+            else m
+            for m in mapped
+        ]

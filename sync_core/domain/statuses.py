@@ -52,6 +52,7 @@ class Scope(StrEnum):
     STUDENTS = "students"
     ALL = "all"
     RECORD = "record"
+    UPDATES = "updates"  # only changes of records already in QuickBooks: nothing is created
 
 
 class Outcome(StrEnum):
@@ -60,6 +61,9 @@ class Outcome(StrEnum):
     FAILED = "failed"
     RENAMED = "renamed"  # sent under a distinct name because the real one was taken
     ADOPTED = "adopted"  # already in QuickBooks: linked, not created again
+    UPDATED = "updated"  # a synced record's changes were sent to its customer
+    CONTINUED = "continued"  # an applicant's customer became the student's (or the reverse)
+    WAITING = "waiting"  # waits for its applicant's customer (SYNC_STUDENT_CUSTOMER=continue)
 
 
 RUN_COUNTERS = (
@@ -71,4 +75,6 @@ RUN_COUNTERS = (
     "renamed",
     "reconciled",
     "released",
+    "updated",  # synced records whose changes were sent (sync_core.sync.update)
+    "unchanged",  # synced records compared in the run with nothing to send
 )

@@ -288,13 +288,15 @@ class SyncService:
         request: SyncRequest,
         actor: Actor,
         on_progress: Callable[[Progress], None] | None = None,
+        cancel_event: threading.Event | None = None,
     ) -> SyncResult | None:
         """Run a sync in this thread to its end (the CLI); None when there is nothing to sync
-        (no run is recorded)."""
+        (no run is recorded). Setting ``cancel_event`` stops it after the batches in flight."""
         request = _made_by(request, actor)
         if self.nothing_to_sync(request):
             return None
-        return self.sync_engine(on_progress=on_progress).run(request)
+        engine = self.sync_engine(on_progress=on_progress, cancel_event=cancel_event)
+        return engine.run(request)
 
     def start_sync(self, request: SyncRequest, actor: Actor) -> int | None:
         """Start a sync in the background of this process (the dashboard, the API); answers its

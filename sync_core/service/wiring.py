@@ -13,10 +13,11 @@ from sync_core.demo import embedded as demo
 from sync_core.domain.secret import Secret
 from sync_core.quickbooks.client import QuickBooksClient, RetryPolicy
 from sync_core.quickbooks.errors import NotConnectedError, QuickBooksError
-from sync_core.quickbooks.limiter import Limits
+from sync_core.quickbooks.limiter import Limits, limiter_for
 from sync_core.quickbooks.oauth import QuickBooksConnection
 from sync_core.settings import Settings, SettingsError
 from sync_core.store.audit import AuditLog
+from sync_core.store.rate_windows import DatabaseWindows
 from sync_core.store.tokens import TokenCipher, TokenStore
 
 
@@ -120,6 +121,11 @@ class QuickBooksWiring:
             window_s=s.qbo_limit_window_s,
         )
 
+    @cached_property
+    def windows(self) -> DatabaseWindows:
+        """QuickBooks' request windows, shared by every process through the store."""
+        return DatabaseWindows(self.store)
+
     def client(self, retry: RetryPolicy | None = None) -> QuickBooksClient:
         """A client for the connected company; raises NotConnectedError when there is none."""
         connection = self.connection
@@ -133,7 +139,7 @@ class QuickBooksWiring:
             self.endpoints.api_base_url,
             status.realm_id,
             connection,
-            limits=self.limits,
+            limiter=limiter_for(status.realm_id, self.limits, self.windows),
             audit=self.audit,
             minor_version=self.settings.qbo_minor_version,
             connect_timeout_s=self.settings.qbo_connect_timeout_s,

@@ -7,11 +7,14 @@ What is never kept: tokens, secrets, headers or payloads.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from sync_core.domain.clock import utcnow
+from sync_core.domain.kinds import RecordRef
 from sync_core.quickbooks.ports import AuditEntry
 from sync_core.store.tables import audit_log, audit_records
 
@@ -44,6 +47,38 @@ class AuditLog:
             assert inserted is not None
             audit_id = inserted[0]
             refs = {(r.kind, r.row_id) for r in entry.records}
+            if refs:
+                conn.execute(
+                    audit_records.insert(),
+                    [{"audit_id": audit_id, "kind": k, "row_id": r} for k, r in sorted(refs)],
+                )
+        return int(audit_id)
+
+    def record_action(
+        self,
+        operation: str,
+        records: Sequence[RecordRef],
+        actor: str,
+        detail: str,
+        run_id: int | None = None,
+    ) -> int:
+        """An operator's action that is no QuickBooks call (a reconciliation's link or re-push):
+        who did it and what changed, in the same trail as the calls. ``detail`` names records
+        and customers by their ids only."""
+        with self.engine.begin() as conn:
+            inserted = conn.execute(
+                audit_log.insert().values(
+                    at=utcnow(),
+                    run_id=run_id,
+                    operation=operation[:40],
+                    record_count=len(records),
+                    actor=_clip(actor, 200),
+                    detail=_clip(detail, 4000),
+                )
+            ).inserted_primary_key
+            assert inserted is not None
+            audit_id = inserted[0]
+            refs = {(r.kind, r.row_id) for r in records}
             if refs:
                 conn.execute(
                     audit_records.insert(),

@@ -43,6 +43,8 @@ class RunSummary:
     message: str | None
     host: str | None
     pid: int | None
+    updated: int = 0  # synced records whose changes were sent (a run with updates)
+    unchanged: int = 0  # synced records compared with nothing to send
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any] | sa.RowMapping) -> RunSummary:
@@ -147,10 +149,11 @@ class RunHistory:
             )
 
     def finish(self, run_id: int, state: RunState, message: str | None = None) -> None:
+        """The run's end; a run another process already marked interrupted stays so."""
         with self.engine.begin() as conn:
             conn.execute(
                 runs.update()
-                .where(runs.c.id == run_id)
+                .where(runs.c.id == run_id, runs.c.state == RunState.RUNNING)
                 .values(state=state, finished_at=utcnow(), message=message)
             )
 
@@ -208,6 +211,40 @@ class RunHistory:
             stmt = stmt.where(runs.c.realm_id == realm_id)
         with self.engine.connect() as conn:
             return [RunSummary.from_row(r) for r in conn.execute(stmt).mappings()]
+
+    def search(
+        self,
+        *,
+        limit: int = 50,
+        operator: str | None = None,
+        scopes: Iterable[Scope | str] | None = None,
+        exclude_scopes: Iterable[Scope | str] = (),
+        states: Iterable[RunState | str] | None = None,
+    ) -> list[RunSummary]:
+        """Runs newest first, by who started them, their scope and their outcome (state)."""
+        stmt = sa.select(runs).order_by(runs.c.id.desc()).limit(limit)
+        if operator is not None:
+            stmt = stmt.where(runs.c.operator == operator)
+        if scopes is not None:
+            stmt = stmt.where(runs.c.scope.in_([str(s) for s in scopes]))
+        excluded = [str(s) for s in exclude_scopes]
+        if excluded:
+            stmt = stmt.where(runs.c.scope.not_in(excluded))
+        if states is not None:
+            stmt = stmt.where(runs.c.state.in_([str(s) for s in states]))
+        with self.engine.connect() as conn:
+            return [RunSummary.from_row(r) for r in conn.execute(stmt).mappings()]
+
+    def operators(self, limit: int = 500) -> list[str]:
+        """Everyone who started a run (people, API keys, schedules), by name."""
+        stmt = (
+            sa.select(runs.c.operator)
+            .group_by(runs.c.operator)
+            .order_by(runs.c.operator)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [str(r[0]) for r in conn.execute(stmt)]
 
     def active(self, realm_id: str | None = None) -> RunSummary | None:
         stmt = (

@@ -32,6 +32,13 @@ oauth_connections = sa.Table(
     sa.Column("connected_at", sa.DateTime),
     sa.Column("refreshed_at", sa.DateTime),
     sa.Column("last_error", sa.Text),
+    # Intuit refused the refresh token: the connection must be renewed by someone
+    sa.Column("refresh_refused_at", sa.DateTime),
+    # the process refreshing now, and until when others wait for it (no lock across the network)
+    sa.Column("refresh_lease_until", sa.DateTime),
+    sa.Column("refresh_lease_holder", sa.String(200)),
+    # an operator disconnected: the tokens are gone and a configured token does not reconnect
+    sa.Column("disconnected_at", sa.DateTime),
     **MYSQL_TABLE_ARGS,
 )
 
@@ -61,6 +68,10 @@ audit_log = sa.Table(
     sa.Column("intuit_tid", sa.String(100)),
     sa.Column("duration_ms", sa.Integer),
     sa.Column("attempts", sa.Integer),
+    # an operator's action that is no QuickBooks call (reconciliation: link, re-push): who did
+    # it and what changed (record and customer ids, never a name or a token)
+    sa.Column("actor", sa.String(200)),
+    sa.Column("detail", sa.Text),
     sa.Index("ix_qbsync_audit_at", "at"),
     sa.Index("ix_qbsync_audit_run", "run_id"),
     **MYSQL_TABLE_ARGS,
@@ -99,6 +110,9 @@ runs = sa.Table(
     sa.Column("renamed", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Column("reconciled", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Column("released", sa.Integer, nullable=False, server_default=sa.text("0")),
+    # synced records whose changes were sent, and those compared with nothing to send
+    sa.Column("updated", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("unchanged", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Column("records_per_s", sa.Float),
     # the most records the run may send ("the next N"); NULL: all pending
     sa.Column("record_limit", sa.Integer),

@@ -55,17 +55,30 @@ def is_ours(customer: dict[str, Any], mapped: MappedCustomer) -> bool:
 
 
 def find_by_names(
-    client: QuickBooksClient, lookups: Sequence[Lookup], context: CallContext | None = None
+    client: QuickBooksClient,
+    lookups: Sequence[Lookup],
+    context: CallContext | None = None,
+    *,
+    unchecked: set[RecordRef] | None = None,
 ) -> dict[RecordRef, dict[str, Any]]:
     """For each record, the QuickBooks customer that is already it (absent when none is).
 
-    One query per 50 names for the whole set, whatever its size.
+    One query per 50 names for the whole set, whatever its size. Records one of whose names
+    QuickBooks refused to search are added to ``unchecked`` (when given): their absence from
+    the answer proves nothing.
     """
     if not lookups:
         return {}
     names = [name for lookup in lookups for name in lookup.names if name]
-    found = client.find_customers_by_display_name(names, context=context)
-    return match_by_names(found, lookups)
+    search = client.search_display_names(names, context=context)
+    if unchecked is not None and search.unsearchable:
+        refused = {name_key(n) for n in search.unsearchable}
+        unchecked.update(
+            RecordRef(lookup.mapped.kind, lookup.mapped.row_id)
+            for lookup in lookups
+            if any(name_key(n) in refused for n in lookup.names)
+        )
+    return match_by_names(search.found, lookups)
 
 
 def match_by_names(
@@ -153,7 +166,21 @@ def find_existing(
         if p.attempt.previously_unknown and p.ref not in existing and p.ref not in conflicted
     ]
     if unsure:
-        existing.update(
-            find_by_names(client, [Lookup(p.mapped, earlier_names(p)) for p in unsure], context)
-        )
+        unchecked: set[RecordRef] = set()
+        lookups = [Lookup(p.mapped, earlier_names(p)) for p in unsure]
+        existing.update(find_by_names(client, lookups, context, unchecked=unchecked))
+        conflicts += [unsearchable(p) for p in unsure if p.ref in unchecked - set(existing)]
     return existing, conflicts
+
+
+def unsearchable(pending: Pending) -> Failed:
+    """An earlier attempt may have created the customer, and QuickBooks refuses to search for
+    its name: it is not sent blind."""
+    return Failed.of(
+        pending,
+        f"QuickBooks refuses to search for the name {pending.mapped.display_name!r}, so an "
+        "earlier attempt's customer cannot be looked for: not sent again.",
+        code="4000",
+        hint="Correct the name in the MIS (an unusual character), then retry the record.",
+        outcome_unknown=True,
+    )

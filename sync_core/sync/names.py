@@ -15,7 +15,7 @@ from typing import Any
 
 from sync_core.domain.names import name_key, with_distinct_name
 from sync_core.quickbooks.client import QuickBooksClient
-from sync_core.quickbooks.errors import AuthenticationError, QuickBooksError
+from sync_core.quickbooks.errors import QuickBooksError
 from sync_core.quickbooks.ports import CallContext
 from sync_core.sync.existing import is_ours, own_marks
 from sync_core.sync.outcomes import Linked, Pending
@@ -59,9 +59,9 @@ def choose_names(
         holders = client.find_customers_by_display_name(
             [name for names in lookups.values() for name in names], context=context
         )
-    except AuthenticationError:
-        raise
-    except QuickBooksError:
+    except QuickBooksError as exc:
+        if exc.stops_run:
+            raise
         holders = []  # no foresight this time: the 6240 path still resolves clashes
     taken: dict[str, list[dict[str, Any]]] = {}
     for customer in holders:

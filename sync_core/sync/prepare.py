@@ -4,12 +4,14 @@ or a readable reason it cannot be sent at all."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from sync_core.domain.enrolment import waits_for_counterpart
 from sync_core.domain.kinds import RecordKind, RecordRef
 from sync_core.domain.mapping import MappingOptions
 from sync_core.mis.reader import fetch_records
 from sync_core.store.record_state import Attempt
-from sync_core.sync.claim import Databases
+from sync_core.sync.claim import Databases, release
 from sync_core.sync.outcomes import Failed, Pending
 
 FIX_IN_MIS = "Correct the record in the MIS, then retry it."
@@ -22,6 +24,7 @@ def map_claimed(
         page = fetch_records(conn, dbs.schema, kind, row_ids=[a.row_id for a in attempts])
     mapped = {m.row_id: m for m in page.mapped(options)}
     qk_ids = {r.row_id: r.qk_id for r in page.records}
+    rows = {r.row_id: r.row for r in page.records}
     pending: list[Pending] = []
     invalid: list[Failed] = []
     for attempt in attempts:
@@ -50,4 +53,27 @@ def map_claimed(
             )
         else:
             pending.append(Pending(m, attempt, qk_ids.get(attempt.row_id)))
+    if options.continues_applicants:
+        pending = _without_continuations(dbs, pending, rows)
     return pending, invalid
+
+
+def _without_continuations(
+    dbs: Databases, pending: list[Pending], rows: dict[int, dict[str, Any]]
+) -> list[Pending]:
+    """SYNC_STUDENT_CUSTOMER=continue: a record whose applicant (or student) has the person's
+    customer is not created on its own; it goes back unsent and is linked to that customer
+    after the creates (:func:`sync_core.sync.update.run_updates`). Not when an earlier attempt
+    may have created a customer for it (that is looked up first), nor when the MIS holds an Id
+    of its own."""
+    deferred = [
+        p
+        for p in pending
+        if not p.attempt.previously_unknown
+        and not p.prelinked
+        and waits_for_counterpart(p.mapped, rows.get(p.mapped.row_id, {}))
+    ]
+    if deferred:
+        release(dbs, [p.ref for p in deferred])
+    held = {p.ref for p in deferred}
+    return [p for p in pending if p.ref not in held]

@@ -20,6 +20,8 @@ class SyncRequest:
     retry_failed: bool = False
     records: tuple[tuple[str, int], ...] = ()  # (kind, row_id) for scope "record"
     limit: int | None = None  # "the next N": send at most this many records (None: all)
+    # also send the changes of records already synced (scope "updates" sends only those)
+    include_updates: bool = False
 
     def __post_init__(self) -> None:
         try:
@@ -37,11 +39,24 @@ class SyncRequest:
 
     @property
     def kinds(self) -> list[RecordKind]:
+        """The kinds whose records not yet synced the run creates (none for scope "updates")."""
         if self.scope is Scope.RECORD:
             return [k for k in (APPLICANT, STUDENT) if any(r[0] == k.name for r in self.records)]
-        return {Scope.APPLICANTS: [APPLICANT], Scope.STUDENTS: [STUDENT]}.get(
+        return {Scope.APPLICANTS: [APPLICANT], Scope.STUDENTS: [STUDENT], Scope.UPDATES: []}.get(
             self.scope, [APPLICANT, STUDENT]
         )
+
+    @property
+    def wants_updates(self) -> bool:
+        """Whether the run also sends the changes of records already synced."""
+        return self.include_updates or self.scope is Scope.UPDATES
+
+    @property
+    def update_kinds(self) -> list[RecordKind]:
+        """The kinds whose synced records the run updates, when it updates."""
+        if self.scope is Scope.UPDATES:
+            return [APPLICANT, STUDENT]
+        return self.kinds
 
     @property
     def statuses(self) -> tuple[SyncStatus, ...]:
@@ -70,6 +85,8 @@ class Progress:
     renamed: int = 0
     reconciled: int = 0
     released: int = 0
+    updated: int = 0  # synced records whose changes were sent
+    unchanged: int = 0  # synced records compared with nothing to send
     started: float = field(default_factory=time.monotonic)
     finished: bool = False
 

@@ -2,7 +2,9 @@
 
 Synced records get status 1 with their QuickBooks Id, who pushed them and when; failed ones get
 status 2 and their reason (kept in the store, shown on the Records page and in the run). Renamed
-and adopted records leave a notice in the run so the operator sees them.
+and adopted records leave a notice in the run so the operator sees them. What a synced record's
+customer now holds of the mapped fields is remembered (:mod:`sync_core.store.sent`): that is
+what a later change in the MIS is seen against.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sync_core.database import write_transaction
+from sync_core.domain.fingerprint import canonical_like, canonical_of_mapped
 from sync_core.domain.kinds import KINDS, RecordKind
 from sync_core.domain.statuses import Outcome, SyncStatus
 from sync_core.mis import tracking
-from sync_core.store import record_state
+from sync_core.store import record_state, sent
 from sync_core.store.runs import RunError, RunHistory
 from sync_core.sync.claim import Databases
 from sync_core.sync.outcomes import Failed, Linked, Pending, StepOutcome
+
+CREATED, ADOPTED = "created", "adopted"  # where a record's baseline came from
 
 
 def run_errors(outcome: StepOutcome) -> list[RunError]:
@@ -64,6 +69,18 @@ def run_errors(outcome: StepOutcome) -> list[RunError]:
     return entries
 
 
+def baseline_of(link: Linked) -> sent.Baseline:
+    """What the record's customer holds of the mapped fields now: what was sent, for a create;
+    the customer as QuickBooks had it, for an adoption (an earlier system's customer shows as
+    changed until an update brings it to the product's shape)."""
+    mapped = link.pending.mapped
+    if link.adopted_because:
+        return sent.Baseline(
+            mapped.row_id, link.qk_id, canonical_like(link.customer, mapped), ADOPTED
+        )
+    return sent.Baseline(mapped.row_id, link.qk_id, canonical_of_mapped(mapped), CREATED)
+
+
 def write_back(
     dbs: Databases,
     history: RunHistory,
@@ -108,6 +125,7 @@ def write_back(
                     for f in failed
                 ],
             )
+            sent.remember(conn, kind.name, [baseline_of(x) for x in linked], run_id)
     entries = run_errors(outcome) if notices is None else list(notices)
     if entries:
         with write_transaction(dbs.store) as conn:
