@@ -153,7 +153,6 @@ def settings_for(
 
 
 def updates(server_url: str, data_dir: Path, records: int) -> None:
-    from sync_core.service.updates import run_sync
 
     print(f"\n== updates: {records:,} changed records, QuickBooks' limits, 200 ms latency ==")
     store = data_dir / "qbo.sqlite"
@@ -164,8 +163,8 @@ def updates(server_url: str, data_dir: Path, records: int) -> None:
     try:
         service = open_service(settings_for(db, sim, data_dir, key, **LIFTED))
         started = time.perf_counter()
-        created = run_sync(
-            service, SyncRequest(Scope.ALL, operator="Benchmark", batch_size=100), BENCH
+        created = service.run_sync(
+            SyncRequest(Scope.ALL, operator="Benchmark", batch_size=100), BENCH
         )
         assert created is not None
         print(
@@ -198,8 +197,7 @@ def updates(server_url: str, data_dir: Path, records: int) -> None:
         ceiling = limits.batch_requests_per_minute * 30
         marks: list[tuple[float, int]] = []
         started = time.perf_counter()
-        result = run_sync(
-            service,
+        result = service.run_sync(
             SyncRequest(Scope.UPDATES, operator="Benchmark", batch_size=100),
             BENCH,
             on_progress=lambda p: marks.append((time.perf_counter(), p.updated)),
@@ -240,7 +238,7 @@ def updates(server_url: str, data_dir: Path, records: int) -> None:
         )
         # nothing changed since: a second run compares and sends nothing
         started = time.perf_counter()
-        again = run_sync(service, SyncRequest(Scope.UPDATES, operator="Benchmark"), BENCH)
+        again = service.run_sync(SyncRequest(Scope.UPDATES, operator="Benchmark"), BENCH)
         assert again is not None
         line(
             "second run: compared, nothing to send",

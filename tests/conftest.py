@@ -328,14 +328,19 @@ def legacy_customers() -> list[dict]:
 
 
 def repair_planted_failures(service) -> list[int]:
-    """Do what the registrar would: give the demo's planted blank RegNos a value, so a test can
-    start from a demo whose every record can sync. Answers the student row ids repaired."""
+    """Do what the registrar would: give the demo's planted blank RegNos a value and the name
+    QuickBooks refuses a real one, so a test can start from a demo whose every record can sync.
+    Answers the student row ids repaired."""
     from sync_core.demo.data import PLANTED_FAILURES
-    from sync_core.domain.kinds import STUDENT
+    from sync_core.domain.kinds import APPLICANT, STUDENT
 
     repaired = []
     for failure in PLANTED_FAILURES:
         if failure.kind == STUDENT.name and failure.column == "reg_no":
             update_record(service, STUDENT, failure.row_id, reg_no=f"2099/FIX/{failure.row_id:04d}")
             repaired.append(failure.row_id)
+        elif failure.kind == APPLICANT.name and failure.column == "first_name":
+            update_record(
+                service, APPLICANT, failure.row_id, first_name="Clarisse", family_name="Iradukunda"
+            )
     return repaired

@@ -172,6 +172,7 @@ def test_docs_and_openapi_list_every_endpoint():
         "/api/v1/sync/runs/{run_id}",
         "/api/v1/sync/runs/{run_id}/cancel",
         "/api/v1/sync/records/{kind}/{row_id}/push",
+        f"{BASE}/updates",
     ):
         assert path in paths
     body = schema["components"]["schemas"]["SyncAllBody"]["properties"]
@@ -325,6 +326,29 @@ def test_a_sync_is_started_202_refused_409_watched_and_nothing_left_is_200(api, 
     assert [r.id for r in api.service.runs()] == [run_id], "no empty run is recorded"
     listed = api.get("/api/v1/sync/runs").json()["data"]["runs"]
     assert [r["id"] for r in listed] == [run_id]
+
+
+def test_updates_send_the_changes_of_synced_records_and_create_nothing(api, simulator):
+    first = api.post(f"{BASE}/applicants", json={"limit": 3})
+    api.run_until_done(first.json()["data"]["run_id"])
+    table = api.service.schema.applicants
+    with api.service.mis_engine.begin() as conn:
+        conn.execute(
+            table.table.update()
+            .where(table.row_id == 2)
+            .values({table.table.c.email1: "moved@example.org"})
+        )
+    customer_id = api.service.record("applicant", 2).source.qk_id
+    customers_before = len(simulator.inspect().customers)
+
+    started = api.post(f"{BASE}/updates", json={})
+    assert started.status_code == 202, started.text
+    run = api.run_until_done(started.json()["data"]["run_id"])["run"]
+    assert (run["scope"], run["synced"], run["updated"], run["failed"]) == ("updates", 0, 1, 0)
+    assert len(simulator.inspect().customers) == customers_before
+    email = simulator.get_customer(customer_id)["PrimaryEmailAddr"]["Address"]
+    assert email == "moved@example.org"
+    assert_clean_error(api.post(f"{BASE}/updates", key="viewer"), 403, "permission")
 
 
 def test_all_with_one_kind_and_unapplied_options_are_said(api):

@@ -5,15 +5,16 @@ text it is (no Markdown)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
+from conftest import repair_planted_failures
 from streamlit.testing.v1 import AppTest
 
 from sync_core.demo.embedded import ensure_demo_database
 from sync_core.domain.access import Actor, Role
 from sync_core.domain.statuses import Scope
-from sync_core.service.updates import run_sync
 from sync_core.settings import load_settings
 from sync_core.sync.request import SyncRequest
 
@@ -84,7 +85,8 @@ def markdown_text(at: AppTest) -> str:
 def prepare(service) -> dict[str, str]:
     """Applicants synced; then finance and hand-made customers as a company has them."""
     who = Actor("Setup", Role.ADMIN)
-    run_sync(service, SyncRequest(Scope.APPLICANTS, operator="Setup", limit=40), who)
+    repair_planted_failures(service)  # the first 40 applicants all become customers
+    service.run_sync(SyncRequest(Scope.APPLICANTS, operator="Setup", limit=40), who)
     sim = service.embedded_simulator
     first = service.record("applicant", 1)
     twin = sim.get_customer(first.source.qk_id)
@@ -206,3 +208,49 @@ def test_a_viewer_reads_but_cannot_act(tmp_path, monkeypatch):
     at.run()
     plan = at.button(key="reconcile_pick:orphan customer:0_plan")
     assert plan.disabled and "operator" in (plan.help or "")
+
+
+def change_email(service, row_id: int, email: str) -> None:
+    table = service.schema.applicants
+    with service.mis_engine.begin() as conn:
+        conn.execute(
+            table.table.update().where(table.row_id == row_id).values({table.table.c.email1: email})
+        )
+
+
+def test_the_preview_shows_each_change_field_by_field(demo):
+    prepare(demo)
+    change_email(demo, 3, "changed@example.org")
+    at = AppTest.from_file(str(PAGE.parent / "preview.py"), default_timeout=120)
+    at.run()
+    fine(at)
+    at.segmented_control(key="preview_what").set_value("changes").run()
+    fine(at)
+    assert {m.label: m.value for m in at.metric}["Changed since pushed"] == "1"
+    table = frame(at, "preview_changes_table:")
+    assert table.value["Changes (before -> after)"].iloc[0].endswith("-> changed@example.org")
+    assert table.value["Record"].iloc[0] == demo.record("applicant", 3).mapped.reference
+
+
+def test_the_sync_page_sends_the_changes_of_synced_records(demo):
+    prepare(demo)
+    change_email(demo, 3, "moved@example.org")
+    customer_id = demo.record("applicant", 3).source.qk_id
+    at = AppTest.from_file(str(PAGE.parent / "sync.py"), default_timeout=120)
+    at.session_state["operator"] = "Registrar"
+    at.run()
+    fine(at)
+    at.radio(key="sync_scope").set_value(Scope.UPDATES).run()
+    fine(at)
+    assert "update their customers where the MIS changed" in markdown_text(at)
+    at.button(key="start_sync").click().run()
+    fine(at)
+    deadline = time.monotonic() + 120
+    while demo.active_run() is not None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    run = demo.runs(1)[0]
+    assert (run.scope, run.synced, run.updated, run.failed) == (Scope.UPDATES, 0, 1, 0)
+    customer = demo.embedded_simulator.get_customer(customer_id)
+    assert customer["PrimaryEmailAddr"]["Address"] == "moved@example.org"
+    at.run()
+    assert "Changes sent: 1 customer updated" in markdown_text(at)

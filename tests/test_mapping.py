@@ -215,6 +215,14 @@ def test_nameless_student_is_named_by_reg_no():
     assert mapped.warnings[0] == "no name in the MIS: sent as 'Student 2021/BIT/001'"
 
 
+def test_a_name_of_only_refused_characters_is_a_failure_to_correct_not_a_fallback():
+    mapped = map_applicant({**APPLICANT, "first_name": ":", "family_name": "\t:"}, LOOKUPS)
+    assert not mapped.sendable
+    assert "only characters QuickBooks refuses" in mapped.error
+    empty = map_applicant({**APPLICANT, "first_name": "  ", "family_name": None}, LOOKUPS)
+    assert empty.sendable, "a missing name keeps the fallback name"
+
+
 def test_student_without_reg_no_cannot_be_sent():
     mapped = map_student({**STUDENT, "reg_no": "  "}, LOOKUPS)
     assert not mapped.sendable

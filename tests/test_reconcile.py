@@ -36,7 +36,6 @@ from sync_core.service.reconcile import (
     reconcile,
     twins_csv,
 )
-from sync_core.service.updates import run_sync
 from sync_core.sync.request import SyncRequest
 
 FAST_RETRY = RetryPolicy(attempts=8, initial_wait_s=0.05, max_wait_s=0.5)
@@ -46,7 +45,7 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def sync(service, scope=Scope.ALL, **kwargs):
     request = SyncRequest(scope=scope, operator=FINANCE.name, **kwargs)
-    result = run_sync(service, request, FINANCE, retry=FAST_RETRY)
+    result = service.run_sync(request, FINANCE, retry=FAST_RETRY)
     assert result is not None
     return result.run
 

@@ -28,7 +28,6 @@ from sync_core.domain.statuses import Outcome, RunState, Scope
 from sync_core.quickbooks.client import RetryPolicy
 from sync_core.service import open_service
 from sync_core.service.changes import changes_summary, enrolment_pairs, link_text, preview_changes
-from sync_core.service.updates import run_sync
 from sync_core.sync.request import SyncRequest
 
 WINDOW_S = 2.0
@@ -166,7 +165,7 @@ def demo_with(demo_engine, db_url, simulator, make_settings):
 
 def sync(service, scope=Scope.ALL, **kwargs):
     request = SyncRequest(scope=scope, operator=REGISTRAR.name, **kwargs)
-    result = run_sync(service, request, REGISTRAR, retry=FAST_RETRY)
+    result = service.run_sync(request, REGISTRAR, retry=FAST_RETRY)
     assert result is not None
     return result.run
 

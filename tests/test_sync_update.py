@@ -26,7 +26,6 @@ from sync_core.domain.statuses import Outcome, RunState, Scope, SyncStatus
 from sync_core.quickbooks.client import RetryPolicy
 from sync_core.service import open_service
 from sync_core.service.changes import changes_summary, preview_changes
-from sync_core.service.updates import run_sync
 from sync_core.service.updates import update_record as push_update
 from sync_core.store.sent import record_sent
 from sync_core.sync import update as update_stage
@@ -48,7 +47,7 @@ def ctx(demo_engine, db_url, simulator, make_settings):
 
 def sync(service, scope=Scope.ALL, **kwargs):
     request = SyncRequest(scope=scope, operator=REGISTRAR.name, **kwargs)
-    result = run_sync(service, request, REGISTRAR, retry=FAST_RETRY)
+    result = service.run_sync(request, REGISTRAR, retry=FAST_RETRY)
     assert result is not None
     return result.run
 

@@ -1,5 +1,6 @@
 """Preview: the exact Customer payloads the next sync would send, a page at a time; or only
-the records with warnings, found among all records; chosen records synced on their own."""
+the records with warnings, found among all records; chosen records synced on their own. Or the
+changes of records already pushed, field by field, that a sync with updates would send."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import streamlit as st
 from sync_core.domain.access import Role
 from views._components import present as uh
 from views._components import ui
+from views._components.changes import changes_section
 from views._components.text import literal
 
 ctx = ui.page_context()
@@ -25,6 +27,20 @@ st.caption(
     "What the next sync would send to QuickBooks for records not synced yet, exactly as sent."
 )
 st.info(uh.CUSTOM_FIELDS_NOTICE, icon=":material/info:")
+WHAT = {"new": "New records", "changes": "Changes since pushed"}
+what = st.segmented_control(
+    "Show",
+    list(WHAT),
+    format_func=WHAT.get,
+    default="new",
+    required=True,
+    key="preview_what",
+    help="New records: the customers the next sync creates. Changes since pushed: records "
+    "already in QuickBooks whose MIS data changed, field by field (sent by a sync with updates).",
+)
+if what == "changes":
+    changes_section(ctx, "preview_changes")
+    st.stop()
 
 c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
 kind = c1.segmented_control(

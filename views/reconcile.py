@@ -9,15 +9,12 @@ Everything from the MIS or QuickBooks is shown in tables, st.text or st.code (ne
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import streamlit as st
 
 from sync_core.domain.access import Role
 from sync_core.domain.errors import SyncError
-from sync_core.domain.statuses import Scope
-from sync_core.service.changes import changes_summary, enrolment_pairs, preview_changes
+from sync_core.service.changes import enrolment_pairs
 from sync_core.service.reconcile import (
     Category,
     Finding,
@@ -27,9 +24,8 @@ from sync_core.service.reconcile import (
     reconcile,
     twins_csv,
 )
-from sync_core.service.updates import start_sync
-from sync_core.sync.request import SyncRequest
 from views._components import ui
+from views._components.changes import changes_section
 
 ctx = ui.page_context()
 REPORT_KEY = "reconcile_report"
@@ -288,99 +284,8 @@ with compare:
                 st.caption("Select a row to see it in full and act on it.")
 
 
-@st.cache_resource(ttl=30, show_spinner="Comparing the MIS with what was sent…", max_entries=8)
-def _summary(fingerprint: str, version: tuple, _ctx: Any) -> Any:
-    return changes_summary(_ctx)
-
-
 with changes:
-    summary = _summary(ui.fingerprint(), ui.data_version(ctx), ctx)
-    cols = st.columns(4)
-    cols[0].metric("Changed since pushed", f"{summary.overall.changed:,}")
-    cols[1].metric("Never compared yet", f"{summary.overall.not_compared:,}")
-    cols[2].metric("Marked for a re-push", f"{summary.overall.marked:,}")
-    cols[3].metric("Unchanged", f"{summary.overall.unchanged:,}")
-    if summary.overall.to_continue or summary.overall.waiting:
-        st.caption(
-            f"{summary.overall.to_continue:,} records will carry on their applicant's or "
-            f"student's customer; {summary.overall.waiting:,} students wait for their "
-            "applicant's (SYNC_STUDENT_CUSTOMER=continue)."
-        )
-    c1, c2 = st.columns([2, 1])
-    kind = c1.segmented_control(
-        "Type", list(KINDS), format_func=KINDS.get, default="applicant", key="changes_kind"
-    )
-    limit = c2.selectbox("Rows per page", PAGE_SIZES, key="changes_limit")
-    page_no = st.number_input("Page", min_value=1, step=1, key="changes_page")
-    offset = (int(page_no) - 1) * int(limit)
-    found = ui.guarded(preview_changes, ctx, kind or "applicant", limit=int(limit), offset=offset)
-    if found is not None:
-        if not found.items:
-            st.success("Nothing to update on this page." if offset else "Nothing to update.")
-        else:
-            st.caption(
-                f"{found.total:,} to update · before = what was last sent, or the customer in "
-                f"QuickBooks now ({found.read_calls} read call(s) for this page)."
-            )
-            frame = pd.DataFrame(
-                [
-                    {
-                        "Record": i.reference,
-                        "Name": i.display_name,
-                        "Customer": i.qk_id,
-                        "Why": i.why,
-                        "Changes (before -> after)": "; ".join(c.describe() for c in i.changes),
-                        "Warnings": "; ".join(i.warnings),
-                        "Not sent because": i.note or "",
-                        "Applicant and student": i.link or "",
-                    }
-                    for i in found.items
-                ]
-            )
-            event = st.dataframe(
-                frame,
-                hide_index=True,
-                on_select="rerun",
-                selection_mode="single-row",
-                key=f"changes_table:{kind}:{limit}:{offset}",
-                column_config={
-                    "Changes (before -> after)": st.column_config.TextColumn(width="large")
-                },
-            )
-            rows = event.selection.rows
-            if rows and rows[0] < len(found.items):
-                item = found.items[rows[0]]
-                st.text(
-                    f"{item.reference} · {item.display_name} · compared with {item.compared_with}"
-                )
-                st.dataframe(
-                    pd.DataFrame(
-                        [
-                            {"Field": c.field, "Before": c.before, "After": c.after}
-                            for c in item.changes
-                        ],
-                        columns=["Field", "Before", "After"],
-                    ),
-                    hide_index=True,
-                    key="changes_fields",
-                )
-                for warning in item.warnings:
-                    st.text(f"Warning: {warning}")
-                if item.link:
-                    st.text(item.link)
-    if st.button(
-        "Send the changes now (a sync of updates only)",
-        key="changes_send",
-        disabled=not operator_ok,
-        help=ui.role_help(Role.OPERATOR),
-    ):
-        person = ui.actor()
-        try:
-            request = SyncRequest(Scope.UPDATES, operator=person.name or "-")
-            run_id = start_sync(ctx, request, person)
-            st.success(f"Run {run_id} started: follow it on the Sync page.")
-        except SyncError as exc:
-            ui.show_error(exc, "Sending the changes")
+    changes_section(ctx, "changes")
 
 with enrolled:
     mode = ctx.settings.sync_student_customer

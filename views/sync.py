@@ -9,8 +9,8 @@ from sync_core.domain.access import Role
 from sync_core.domain.errors import SyncError
 from sync_core.domain.statuses import Outcome, RunState, Scope
 from sync_core.sync.request import SyncRequest
+from views._components import changes, ui
 from views._components import present as uh
-from views._components import ui
 from views._components.text import literal
 
 ctx = ui.page_context()
@@ -20,8 +20,15 @@ SCOPES = {
     Scope.ALL: "Applicants and students",
     Scope.APPLICANTS: "Applicants",
     Scope.STUDENTS: "Students",
+    Scope.UPDATES: "Changes only",
 }
-RUN_SCOPES = {**SCOPES, Scope.RECORD: "Chosen records", "updates": "Updates"}
+RUN_SCOPES = {**SCOPES, Scope.RECORD: "Chosen records"}
+UPDATES_HELP = (
+    "Records already in QuickBooks whose data changed in the MIS since they were pushed: their "
+    "customers get the changed fields the product maps (name, phone, e-mail, notes), nothing "
+    "else; balances, terms and addresses are never touched. See them field by field on the "
+    "Preview under 'Changes since pushed'."
+)
 LIMITS = {
     "all": "All pending",
     "10": "Next 10",
@@ -64,6 +71,7 @@ def start() -> None:
             batch_size=int(st.session_state.get("sync_batch") or 50),
             retry_failed=bool(st.session_state.get("sync_retry")),
             limit=chosen_limit(),
+            include_updates=bool(st.session_state.get("sync_updates")),
         )
         run_id = ctx.start_sync(request, ui.actor())
     except SyncError as exc:
@@ -142,6 +150,11 @@ def run_panel(run_id: int, watching: bool) -> None:
             f"{literal(run.operator)} at {uh.format_time(run.started_at, tz)}"
         )
         st.progress(run.progress, text=uh.run_progress_text(run))
+        if run.updated or run.unchanged or run.scope == Scope.UPDATES:
+            st.caption(
+                f"Changes sent: {uh.plural(run.updated, 'customer')} updated, "
+                f"{uh.plural(run.unchanged, 'record')} compared with nothing to send."
+            )
         waiting = uh.waiting_text(run)
         if waiting:
             st.info(
@@ -183,6 +196,7 @@ def run_panel(run_id: int, watching: bool) -> None:
         elif run.state is RunState.COMPLETED:
             st.success(
                 f"Finished: {run.synced:,} synced"
+                + (f", {run.updated:,} updated" if run.updated else "")
                 + (f", {run.adopted:,} adopted" if run.adopted else "")
                 + ", no errors."
             )
@@ -220,6 +234,12 @@ with st.container(border=True):
         key="sync_retry",
         help="Also send the records that failed before (after they were corrected in the MIS).",
     )
+    right.toggle(
+        "Also send changes of records already synced",
+        key="sync_updates",
+        help=UPDATES_HELP,
+        disabled=st.session_state.get("sync_scope") == Scope.UPDATES,
+    )
     st.segmented_control(
         "How many",
         list(LIMITS),
@@ -245,8 +265,14 @@ with st.container(border=True):
         st.caption("Requests to QuickBooks are paced to its limits either way.")
     scope = st.session_state.get("sync_scope", "all")
     retry = bool(st.session_state.get("sync_retry"))
-    pending = uh.pending_count(analysis, scope, retry)
-    failed_left = uh.pending_count(analysis, scope, True) - uh.pending_count(analysis, scope, False)
+    updating = scope == Scope.UPDATES or bool(st.session_state.get("sync_updates"))
+    to_update = changes.summary(ctx).overall.to_update if updating else 0
+    if scope == Scope.UPDATES:
+        pending = failed_left = 0
+    else:
+        pending = uh.pending_count(analysis, scope, retry)
+        failed_left = uh.pending_count(analysis, scope, True)
+        failed_left -= uh.pending_count(analysis, scope, False)
     limit = chosen_limit()
 
     if not connected and status is not None:
@@ -256,9 +282,15 @@ with st.container(border=True):
             f"Run {active.id} is running: one sync at a time. Start the next one when it ends.",
             icon=":material/hourglass_top:",
         )
+    elif pending == 0 and to_update:
+        st.markdown(
+            f"This sync will compare **{uh.plural(to_update, 'synced record')}** with what was "
+            "last sent and update their customers where the MIS changed; it creates no customer."
+        )
     elif pending == 0:
         st.info(
             "**Nothing to sync**: every record of this scope is in QuickBooks"
+            + (" and none changed in the MIS since pushed" if updating else "")
             + (
                 f" except {uh.plural(failed_left, 'failed record')}: switch on "
                 "**Retry failed records** once they are corrected."
@@ -271,13 +303,21 @@ with st.container(border=True):
         of = f" of the {pending:,} waiting" if sent < pending else ""
         st.markdown(
             f"This sync will send **{uh.plural(sent, 'record')}**{of} "
-            f"({SCOPES[scope].lower()}, {'including' if retry else 'excluding'} failed ones)."
+            f"({SCOPES[scope].lower()}, {'including' if retry else 'excluding'} failed ones)"
+            + (
+                f", then compare {uh.plural(to_update, 'synced record')} and send their changes."
+                if updating
+                else "."
+            )
         )
     st.button(
         "Start sync",
         type="primary",
         on_click=start,
-        disabled=not connected or active is not None or pending == 0 or not ui.may(Role.OPERATOR),
+        disabled=not connected
+        or active is not None
+        or (pending == 0 and to_update == 0)
+        or not ui.may(Role.OPERATOR),
         help=ui.role_help(Role.OPERATOR),
         key="start_sync",
     )

@@ -165,6 +165,22 @@ def sync_students(
 
 
 @router.post(
+    "/updates",
+    response_model=models.Envelope[models.SyncStarted],
+    responses=SYNC_RESPONSES,
+    summary="Start a sync of changes only: records already in QuickBooks whose MIS data changed "
+    "get sparse updates of the mapped fields; nothing is created",
+)
+def sync_updates(
+    response: Response,
+    body: models.SyncBody | None = None,
+    actor: Actor = Depends(operator),  # noqa: B008
+    service: SyncService = Depends(get_service),  # noqa: B008
+) -> models.Envelope[models.SyncStarted]:
+    return start(service, actor, Scope.UPDATES, body or models.SyncBody(), response)
+
+
+@router.post(
     "/all",
     response_model=models.Envelope[models.SyncStarted],
     responses=SYNC_RESPONSES,

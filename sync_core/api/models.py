@@ -181,6 +181,8 @@ class Run(BaseModel):
     failed: int
     adopted: int = Field(description="already in QuickBooks: linked, not created again")
     renamed: int = Field(description="sent under a distinct name (name taken)")
+    updated: int = Field(0, description="already in QuickBooks: their changes were sent")
+    unchanged: int = Field(0, description="already in QuickBooks: compared, nothing to send")
     reconciled: int = Field(description="left in flight by an earlier run, checked in QuickBooks")
     released: int = Field(description="left in flight by an earlier run, put back to not synced")
     records_per_s: float | None

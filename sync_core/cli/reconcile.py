@@ -198,14 +198,12 @@ def cmd_changes(args: argparse.Namespace, service: SyncService) -> CommandResult
 
 
 def cmd_updates(args: argparse.Namespace, service: SyncService) -> CommandResult:
-    from sync_core.service.updates import run_sync
     from sync_core.sync.request import SyncRequest
 
     request = SyncRequest(scope=Scope.UPDATES, operator=args.operator, batch_size=args.batch_size)
     stop = threading.Event()
     with cancel_on_signals(stop):
-        result = run_sync(
-            service,
+        result = service.run_sync(
             request,
             cli_actor(args),
             on_progress=ProgressPrinter(enabled=not args.json),

@@ -141,28 +141,14 @@ def cmd_sync(args: argparse.Namespace, service: SyncService) -> CommandResult:
         limit=args.limit,
         include_updates=args.updates,
     )
-    # the update phase (and SYNC_STUDENT_CUSTOMER=continue) run through service.updates until
-    # the facade's run_sync runs them itself
-    updating = args.updates or service.settings.sync_student_customer == "continue"
     stop = threading.Event()
     with cancel_on_signals(stop):
-        if updating:
-            from sync_core.service.updates import run_sync as run_with_updates
-
-            result = run_with_updates(
-                service,
-                request,
-                cli_actor(args),
-                on_progress=ProgressPrinter(enabled=not args.json),
-                cancel_event=stop,
-            )
-        else:
-            result = service.run_sync(
-                request,
-                cli_actor(args),
-                on_progress=ProgressPrinter(enabled=not args.json),
-                cancel_event=stop,
-            )
+        result = service.run_sync(
+            request,
+            cli_actor(args),
+            on_progress=ProgressPrinter(enabled=not args.json),
+            cancel_event=stop,
+        )
     if result is None:
         return CommandResult(
             data={"run": None, "errors": [], "nothing_to_sync": True}, text="Nothing to sync."

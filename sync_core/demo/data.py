@@ -624,6 +624,11 @@ _BLANK_REG_NO = (
     "refuses to send it); the registrar must enter the student's RegNo"
 )
 
+_REFUSED_NAME = (
+    "the name is only characters QuickBooks refuses in names (colon, tab); the registrar must "
+    "enter the applicant's real first and family names"
+)
+
 APPLICANT_SHOWCASE: tuple[dict, ...] = (
     {"name": ("John", None, "Doe")},
     {"name": (None, None, None)},
@@ -643,6 +648,7 @@ APPLICANT_SHOWCASE: tuple[dict, ...] = (
         "name": (":", None, "\t:"),
         "email1": _email_tag("n/a"),
         "phone1": ("N/A", "phone_junk"),
+        "failure": ("first_name", _REFUSED_NAME),
     },
     {"name": (None, None, "Tuyishime")},
     {"name": ("   ", None, "  ")},

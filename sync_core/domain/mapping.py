@@ -51,6 +51,11 @@ IDENTITY_FIELDS = ("CustomerType", "ApplicationID", "RegNo")
 
 NOTES = "Notes"
 
+REFUSED_NAME = (
+    "The name in the MIS holds only characters QuickBooks refuses in names (colon, tab, "
+    "newline): QuickBooks would reject it. Enter the person's real first and family names."
+)
+
 
 @dataclass(frozen=True)
 class MappingOptions:
@@ -170,6 +175,10 @@ def _build(
         limit = sanitize.DISPLAY_NAME_MAX
         warnings.append(f"name is {len(display_name)} characters: DisplayName cut to {limit}")
         display_name = sanitize.shorten(display_name, sanitize.DISPLAY_NAME_MAX)
+    if not display_name and any(sanitize.has_forbidden_name_chars(n) for n in names):
+        # not a missing name but a wrong one (only ':' / tab / newline): sending the fallback
+        # name would hide it, so the registrar sees it as a failure to correct
+        error = error or REFUSED_NAME
     if not display_name:
         display_name = f"{kind.customer_type} {identity}".strip()
         warnings.insert(0, f"no name in the MIS: sent as {display_name!r}")

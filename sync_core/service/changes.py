@@ -29,7 +29,6 @@ from sync_core.mis.linked import linked_pages
 from sync_core.mis.reader import fetch_records
 from sync_core.quickbooks.errors import QuickBooksError
 from sync_core.service.preview import clamp_limit
-from sync_core.service.updates import mapping_options
 from sync_core.store import sent
 from sync_core.sync import update
 
@@ -103,7 +102,7 @@ class Scanned:
 
 def scan(service: SyncService, kind: RecordKind) -> Iterable[Scanned]:
     """Every synced record of ``kind`` with where it stands, a page of 1,000 at a time."""
-    options = mapping_options(service)
+    options = service.mapping_options
     table = service.schema.customers(kind)
     for page in linked_pages(service.mis_engine, table, PAGE):
         qk_ids = dict(page)
@@ -234,7 +233,7 @@ def preview_changes(
 def _items(
     service: SyncService, kind: RecordKind, page: list[tuple[int, Any]], read_quickbooks: bool
 ) -> tuple[list[ChangeItem], int]:
-    options = mapping_options(service)
+    options = service.mapping_options
     mode = service.settings.sync_student_customer
     row_ids = [row_id for row_id, _ in page]
     with service.mis_engine.connect() as conn:

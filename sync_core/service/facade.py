@@ -95,6 +95,7 @@ class SyncService:
         return MappingOptions(
             custom_field_definitions=dict(self.settings.qbo_custom_fields),
             phone_region=self.settings.phone_region,
+            student_customer=self.settings.sync_student_customer,
         )
 
     def describe_configuration(self) -> dict[str, str]:
@@ -270,10 +271,11 @@ class SyncService:
         )
 
     def nothing_to_sync(self, request: SyncRequest) -> bool:
-        """No record in the request's scope waits, and no run left any behind to check: a run
+        """No record in the request's scope waits, no update was asked for, and no run left any
+        behind to check: a run
         would only add an empty line to the history (a cron job would flood it)."""
-        if request.scope is Scope.RECORD:
-            return False
+        if request.scope is Scope.RECORD or request.wants_updates:
+            return False  # a run with updates always runs: comparing is its work
         with _database_errors(), self._mis.connect() as conn:
             for kind in (APPLICANT, STUDENT):
                 table = self.schema.customers(kind)
@@ -289,13 +291,14 @@ class SyncService:
         actor: Actor,
         on_progress: Callable[[Progress], None] | None = None,
         cancel_event: threading.Event | None = None,
+        retry: RetryPolicy | None = None,
     ) -> SyncResult | None:
         """Run a sync in this thread to its end (the CLI); None when there is nothing to sync
         (no run is recorded). Setting ``cancel_event`` stops it after the batches in flight."""
         request = _made_by(request, actor)
         if self.nothing_to_sync(request):
             return None
-        engine = self.sync_engine(on_progress=on_progress, cancel_event=cancel_event)
+        engine = self.sync_engine(on_progress=on_progress, cancel_event=cancel_event, retry=retry)
         return engine.run(request)
 
     def start_sync(self, request: SyncRequest, actor: Actor) -> int | None:

@@ -51,7 +51,6 @@ from sync_core.mis.linked import all_pages, linked_to, unlink
 from sync_core.mis.reader import fetch_records
 from sync_core.quickbooks import query as q
 from sync_core.quickbooks.client import QuickBooksClient
-from sync_core.service.updates import mapping_options
 from sync_core.store import record_state, sent
 from sync_core.sync.update import read_customers
 
@@ -272,7 +271,7 @@ class MisIndex:
 
 
 def build_index(service: SyncService, report: ReconcileReport) -> MisIndex:
-    options = mapping_options(service)
+    options = service.mapping_options
     index = MisIndex()
     for kind in (APPLICANT, STUDENT):
         table = service.schema.customers(kind)
@@ -371,7 +370,7 @@ class Classifier:
         self.service = service
         self.index = index
         self.report = report
-        self.options = mapping_options(service)
+        self.options = service.mapping_options
         self.definitions = dict(self.options.custom_field_definitions)
         self.mislinked: dict[int, Finding] = {}
         self.baselines: dict[str, list[sent.Baseline]] = {}
@@ -645,7 +644,7 @@ def _mapped(service: SyncService, kind: RecordKind, row_id: int) -> tuple[Mapped
         page = fetch_records(conn, service.schema, kind, row_ids=[row_id])
     if not page.records:
         raise NotFound(f"No {kind.name} with row id {row_id} in the MIS")
-    return page.mapped(mapping_options(service))[0], page.records[0]
+    return page.mapped(service.mapping_options)[0], page.records[0]
 
 
 def _read_one(service: SyncService, customer_id: str, ref: RecordRef) -> dict[str, Any] | None:

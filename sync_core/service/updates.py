@@ -1,118 +1,20 @@
-"""Runs that also send the changes of synced records (``include_updates``, scope "updates"), and
-students carrying on their applicant's customer (SYNC_STUDENT_CUSTOMER=continue).
-
-The update phase is :func:`sync_core.sync.update.run_updates`, run after a run's creates. Until
-:meth:`SyncEngine.execute <sync_core.sync.engine.SyncEngine.execute>` calls it itself and the
-facade's mapping options carry SYNC_STUDENT_CUSTOMER, the functions here build the engine that
-does (the CLI and the tests use them); afterwards they are the facade's own ``run_sync`` /
-``start_sync`` and this module's engine subclass goes.
-"""
+"""One synced record's changes sent now. Runs with updates (``include_updates``, scope
+"updates") are the facade's ``run_sync`` / ``start_sync``: the engine runs its update phase
+(:func:`sync_core.sync.update.run_updates`) after the creates."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from sync_core.domain.access import Actor, Role, require
+from sync_core.domain.access import Actor
 from sync_core.domain.errors import NotFound
 from sync_core.domain.kinds import RecordKind, kind_named
-from sync_core.domain.mapping import MappingOptions
 from sync_core.domain.statuses import Scope
-from sync_core.quickbooks.client import RetryPolicy
-from sync_core.service import background
 from sync_core.service.records import PushOutcome, PushStatus
-from sync_core.store.locks import RunLock
-from sync_core.sync.engine import SyncEngine
-from sync_core.sync.request import Progress, SyncRequest, SyncResult
-from sync_core.sync.update import run_updates
+from sync_core.sync.request import SyncRequest
 
 if TYPE_CHECKING:  # the facade will call these modules: no import cycle
     from sync_core.service.facade import SyncService
-
-
-def mapping_options(service: SyncService) -> MappingOptions:
-    """The service's mapping options with SYNC_STUDENT_CUSTOMER (until the facade's have it)."""
-    return replace(service.mapping_options, student_customer=service.settings.sync_student_customer)
-
-
-class EngineWithUpdates(SyncEngine):
-    """The engine, its update phase run after the creates. (Interim: once SyncEngine.execute
-    calls :func:`run_updates` itself this class goes; were both to run, the second pass would
-    find nothing left to send.)"""
-
-    def _pump(self, request: SyncRequest, progress: Progress) -> tuple[Exception | None, bool]:
-        fatal, cancelled = super()._pump(request, progress)
-        if fatal is None and not cancelled:
-            fatal, cancelled = run_updates(
-                self.dbs,
-                self.client,
-                self.history,
-                request,
-                progress,
-                options=self.options,
-                workers=self.workers,
-                cancel_event=self.cancel_event,
-                publish=self._publish,
-            )
-        return fatal, cancelled
-
-
-def sync_engine(
-    service: SyncService,
-    *,
-    on_progress: Callable[[Progress], None] | None = None,
-    cancel_event: threading.Event | None = None,
-    retry: RetryPolicy | None = None,
-) -> SyncEngine:
-    return EngineWithUpdates(
-        service.databases,
-        service.client(retry),
-        history=service.history,
-        lock=RunLock(service.store_engine, service.history),
-        mapping_options=mapping_options(service),
-        on_progress=on_progress,
-        cancel_event=cancel_event,
-    )
-
-
-def _made_by(request: SyncRequest, actor: Actor) -> SyncRequest:
-    require(actor, Role.OPERATOR, "push records to QuickBooks")
-    return replace(request, operator=actor.name)
-
-
-def nothing_to_do(service: SyncService, request: SyncRequest) -> bool:
-    """No record waits to be created and no update was asked for. (A run with updates always
-    runs: comparing is its work, and its line in the history says what it found.)"""
-    return not request.wants_updates and service.nothing_to_sync(request)
-
-
-def run_sync(
-    service: SyncService,
-    request: SyncRequest,
-    actor: Actor,
-    on_progress: Callable[[Progress], None] | None = None,
-    cancel_event: threading.Event | None = None,
-    retry: RetryPolicy | None = None,
-) -> SyncResult | None:
-    """A run in this thread to its end, with its update phase; None when there is nothing to
-    do (no run is recorded)."""
-    request = _made_by(request, actor)
-    if nothing_to_do(service, request):
-        return None
-    engine = sync_engine(service, on_progress=on_progress, cancel_event=cancel_event, retry=retry)
-    return engine.run(request)
-
-
-def start_sync(service: SyncService, request: SyncRequest, actor: Actor) -> int | None:
-    """The same in the background of this process (the dashboard); answers the run id at once,
-    None when there is nothing to do, or raises SyncAlreadyRunning."""
-    request = _made_by(request, actor)
-    if nothing_to_do(service, request):
-        return None
-    cancel = threading.Event()
-    return background.start(sync_engine(service, cancel_event=cancel), request, cancel)
 
 
 def update_record(
@@ -132,7 +34,7 @@ def update_record(
         records=((kind.name, row_id),),
         include_updates=True,
     )
-    result = run_sync(service, request, actor)
+    result = service.run_sync(request, actor)
     assert result is not None  # a run with updates always runs
     entries = service.run_entries(result.run.id)
     after = service.record(kind, row_id)

@@ -41,6 +41,7 @@ from sync_core.sync.prepare import map_claimed
 from sync_core.sync.recover import link_unlinked, recover, unchecked
 from sync_core.sync.request import Progress, SyncRequest, SyncResult
 from sync_core.sync.send import send_chunk
+from sync_core.sync.update import run_updates
 from sync_core.sync.write_back import note_sending, write_back
 
 CANCELLED_MESSAGE = "Cancelled by request; records not yet sent went back to not synced."
@@ -124,6 +125,20 @@ class SyncEngine:
             progress.planned = self._count_planned(request)
             self._publish(progress, force=True)
             fatal, cancelled = self._pump(request, progress)
+            if fatal is None and not cancelled and not self._lock_lost:
+                # students carrying on their applicant's customer (continue), and the changes
+                # of synced records when the request asks for updates
+                fatal, cancelled = run_updates(
+                    self.dbs,
+                    self.client,
+                    self.history,
+                    request,
+                    progress,
+                    options=self.options,
+                    workers=self.workers,
+                    cancel_event=self.cancel_event,
+                    publish=self._publish,
+                )
             everything_done = progress.remaining == 0 and progress.released == 0
             if fatal is not None:
                 final_state, message = RunState.FAILED, stopped_message(fatal)
