@@ -112,19 +112,37 @@ def fetch_records(
     row_ids: Iterable[int] | None = None,
     limit: int | None = None,
     offset: int = 0,
+    after: int | None = None,
+    before: int | None = None,
+    from_end: bool = False,
     enrolment: bool = True,
 ) -> RecordPage:
     """Records of ``kind`` in row-id order, filtered by status and/or row ids, enriched (with
-    the applicant-student link too, unless ``enrolment`` is False)."""
+    the applicant-student link too, unless ``enrolment`` is False).
+
+    Keyset pages: ``after`` / ``before`` a row id (the rows nearest to it), ``from_end`` the
+    last ``limit`` rows; each costs the same at any depth (the primary key's order), where an
+    ``offset`` reads and drops every row before the page.
+    """
     table = schema.customers(kind)
-    stmt = sa.select(*table.select_columns()).order_by(table.row_id)
+    backwards = before is not None or from_end
+    order = table.row_id.desc() if backwards else table.row_id
+    stmt = sa.select(*table.select_columns()).order_by(order)
     if statuses is not None:
         stmt = stmt.where(status_filter(table, statuses))
     if row_ids is not None:
         stmt = stmt.where(table.row_id.in_(sorted(set(row_ids))))
+    if after is not None:
+        stmt = stmt.where(table.row_id > after)
+    if before is not None:
+        stmt = stmt.where(table.row_id < before)
     if limit is not None:
-        stmt = stmt.limit(limit).offset(offset)
+        stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
     rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    if backwards:
+        rows.reverse()
     if kind is not APPLICANT:
         registrations = latest_registrations(conn, schema, (r["reg_no"] for r in rows))
         for row in rows:

@@ -51,7 +51,7 @@ from sync_core.mis.linked import all_pages, linked_to, unlink
 from sync_core.mis.reader import fetch_records
 from sync_core.quickbooks import query as q
 from sync_core.quickbooks.client import QuickBooksClient
-from sync_core.service.updates import mapping_options
+from sync_core.service.changes import mapping_options
 from sync_core.store import record_state, sent
 from sync_core.sync.update import read_customers
 

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 from sync_core.domain.access import Actor, Role, require
 from sync_core.domain.errors import NotFound
 from sync_core.domain.kinds import RecordKind, kind_named
-from sync_core.domain.mapping import MappingOptions
 from sync_core.domain.statuses import Scope
 from sync_core.quickbooks.client import RetryPolicy
 from sync_core.service import background
+from sync_core.service.changes import mapping_options
 from sync_core.service.records import PushOutcome, PushStatus
 from sync_core.store.locks import RunLock
 from sync_core.sync.engine import SyncEngine
@@ -30,11 +30,6 @@ from sync_core.sync.update import run_updates
 
 if TYPE_CHECKING:  # the facade will call these modules: no import cycle
     from sync_core.service.facade import SyncService
-
-
-def mapping_options(service: SyncService) -> MappingOptions:
-    """The service's mapping options with SYNC_STUDENT_CUSTOMER (until the facade's have it)."""
-    return replace(service.mapping_options, student_customer=service.settings.sync_student_customer)
 
 
 class EngineWithUpdates(SyncEngine):
