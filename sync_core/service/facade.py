@@ -145,15 +145,16 @@ class SyncService:
         self._counted = (time.monotonic(), version, result)
         return result
 
-    def counts(self, max_age_s: float = COUNTS_REUSE_S) -> SyncAnalysis:
+    def recent_counts(self, max_age_s: float = COUNTS_REUSE_S) -> SyncAnalysis | None:
         """The latest analysis when it is younger than ``max_age_s`` and no run has made
-        progress since (pages reuse its counts rather than count again), else a new one."""
+        progress since (pages reuse its counts rather than count again), else None."""
         counted = self._counted
-        if counted is not None:
-            at, version, result = counted
-            if time.monotonic() - at <= max_age_s and version == self.data_version():
-                return result
-        return self.analyze()
+        if counted is None:
+            return None
+        at, version, result = counted
+        if time.monotonic() - at > max_age_s or version != self.data_version():
+            return None
+        return result
 
     def preview(
         self,
@@ -169,15 +170,17 @@ class SyncService:
     ) -> Preview:
         """A page of the Preview (see :func:`sync_core.service.preview.preview`): by keyset
         (``after`` / ``before`` a row id, or the ``last`` page), or by ``offset``. Its total is
-        ``total`` when given, else the counts of a recent analysis (:meth:`counts`)."""
+        ``total`` when given, else the counts of a recent analysis (:meth:`recent_counts`),
+        else one count of its own."""
         kind = kind_named(kind)
         statuses = (
             (SyncStatus.NOT_SYNCED, SyncStatus.FAILED)
             if include_failed
             else (SyncStatus.NOT_SYNCED,)
         )
-        if total is None:
-            counts = self.counts().for_kind(kind)
+        recent = self.recent_counts() if total is None else None
+        if recent is not None:
+            counts = recent.for_kind(kind)
             total = counts.not_synced + (counts.failed if include_failed else 0)
         with _database_errors(), self._mis.connect() as conn:
             return preview(

@@ -219,8 +219,8 @@ def worklist_page(
     """One page of the worklist, in the filter's sort order, applicants before students.
 
     Keyset pages: each costs the same however deep (after the cursor's sort value and row id).
-    The count of matching records comes with the cursor (counted for the first page), from a
-    recent analysis when the filter is by status only, else from one count query.
+    The count of matching records comes with the cursor (counted for the first page): from a
+    recent analysis when the filter is by status only and there is one, else one count query.
     """
     matching = after.matching if after is not None else None
     if matching is None:
@@ -236,9 +236,9 @@ def worklist_page(
 def count_matching(service: SyncService, flt: WorklistFilter) -> int:
     """Records matching the SQL filters (all but "has warnings")."""
     kinds = flt.record_kinds()
-    if flt.campus is None and flt.intake is None:
-        counts = service.counts()
-        return sum(_by_status(counts.for_kind(kind), flt.statuses) for kind in kinds)
+    recent = service.recent_counts() if flt.campus is None and flt.intake is None else None
+    if recent is not None:
+        return sum(_by_status(recent.for_kind(kind), flt.statuses) for kind in kinds)
     with service.mis_engine.connect() as conn:
         return sum(count_rows(conn, service.schema, kind, flt.rows) for kind in kinds)
 
