@@ -119,3 +119,38 @@ def test_notes_that_would_lose_finances_text_are_not_sent():
     customer = customer_of(before, Notes=before.payload["Notes"] + "\n" + "x" * 1900)
     update = sparse_update(after, customer, ["Campus"])
     assert update.body == {} and "would be" in (update.problem or "")
+
+
+def test_the_counts_classify_synced_records_as_the_update_phase_does():
+    """domain.standing (what analyze counts with, without the QuickBooks client) and
+    sync.update (what a run with updates does) give the same answer for every case."""
+    from types import SimpleNamespace
+
+    from sync_core.domain import standing
+    from sync_core.domain.fingerprint import canonical_of_mapped, fingerprint
+    from sync_core.domain.lookups import Lookups
+    from sync_core.domain.mapping import map_record
+    from sync_core.sync import update
+
+    for name in ("CHANGED", "FIRST", "REPUSH", "UNCHANGED", "CANNOT", "CARRIED_ON"):
+        assert getattr(standing, name) == getattr(update, name)
+    good = {"appl_Id": 7, "first_name": "Aline", "family_name": "Uwase", "phone1": "0788123456"}
+    blank = {"per_id_ug": 3, "reg_no": "", "fname": "Eric", "lname": "Mugisha"}
+    cases = []
+    for kind, row in (("applicant", good), ("student", blank)):
+        mapped = map_record(kind, row, Lookups())
+        same = fingerprint(canonical_of_mapped(mapped))
+        for before in (
+            None,
+            SimpleNamespace(qk_id="9", fingerprint=same, mark=None),
+            SimpleNamespace(qk_id="8", fingerprint=same, mark=None),
+            SimpleNamespace(qk_id="9", fingerprint="other", mark=None),
+            SimpleNamespace(qk_id="9", fingerprint=same, mark="re-push"),
+        ):
+            cases.append((mapped, row, before))
+    answers = set()
+    for mapped, row, before in cases:
+        ours = standing.classify(mapped, row, "9", before)
+        assert ours == update.classify(mapped, row, "9", before)  # type: ignore[arg-type]
+        answers.add(ours)
+    assert answers == {"first comparison", "unchanged", "changed", "re-push", "cannot be sent"}

@@ -169,3 +169,59 @@ def test_demo_db_reset_refuses_a_university_mis(demo_engine, db_url, simulator, 
     done = cli("demo-db", "--reset", env=env)
     assert done.returncode == 2
     assert "resets the embedded demo only" in done.stderr
+
+
+def _embedded_demo_env(tmp_path) -> dict[str, str]:
+    """No configuration at all: the embedded demo MIS, its files under ``tmp_path``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIS_", "QBO_", "SYNC_"))}
+    return {**env, "PYTHONPATH": PROJECT_ROOT, "SYNC_DATA_DIR": str(tmp_path / "data")}
+
+
+QUICKBOOKS_SIDE = (
+    "sync_core.quickbooks.client",
+    "sync_core.quickbooks.oauth",
+    "sync_core.service.wiring",
+    "sync_core.sync.engine",
+    "sync_core.sync.update",
+    "requests",
+    "intuitlib.client",  # (a .pth of intuit-oauth makes the bare package at every start)
+    "tenacity",
+    "pandas",
+    "fastapi",
+    "apprise",
+)
+
+
+@pytest.mark.parametrize("command", ["analyze", "preview-applicants", "preview-students"])
+def test_a_cold_read_command_does_not_import_the_quickbooks_side(tmp_path, command):
+    code = (
+        "import contextlib, io, json, sys\n"
+        "from sync_core.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    code = main([{command!r}, '--json'])\n"
+        "assert code == 0 and json.loads(out.getvalue())['success'], out.getvalue()\n"
+        f"print(json.dumps(sorted(m for m in {QUICKBOOKS_SIDE!r} if m in sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        env=_embedded_demo_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+
+
+def test_preview_pages_by_row_id_with_after(demo_engine, db_url, simulator, tmp_path):
+    env = mis_env(db_url, simulator, tmp_path)
+    first = json.loads(cli("preview-applicants", "--limit", "4", "--json", env=env).stdout)
+    assert first["data"]["next_after"] == 4
+    data = json.loads(
+        cli("preview-applicants", "--limit", "4", "--after", "4", "--json", env=env).stdout
+    )["data"]
+    assert [r["row_id"] for r in data["records"]] == [5, 6, 7, 8]
+    assert data["next_after"] == 8 and data["total_not_synced"] == 850
+    text = cli("preview-applicants", "--limit", "2", "--after", "848", env=env)
+    assert "showing 2 after row id 848" in text.stdout and "Next page" not in text.stdout

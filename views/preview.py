@@ -62,6 +62,56 @@ include_failed = c4.toggle(
     "Include failed", key="preview_failed", help="Also show records whose last push failed."
 )
 
+
+# ---------------------------------------------------------------- paging by keyset
+
+
+@st.cache_data(ttl=ui.PREVIEW_TTL_S, show_spinner="Mapping records…", max_entries=256)
+def _keyset_page(
+    fingerprint: str,
+    version: tuple,
+    kind: str,
+    limit: int,
+    include_failed: bool,
+    total: int,
+    where: tuple,
+    _ctx,
+) -> dict:
+    where_ = dict(where)
+    page = _ctx.preview(kind, limit=limit, include_failed=include_failed, total=total, **where_)
+    field_names = list(page.items[0].mapped.fields) if page.items else []
+    return {
+        "total": page.total,
+        "frame": uh.payload_frame([i.mapped for i in page.items], field_names),
+        "details": ui._preview_details(page.items),
+    }
+
+
+def keyset_page(number: int, pages: int, total: int) -> dict:
+    """Page ``number`` after (or before) a page already seen, as Next and Previous go, and the
+    last page from the end: each as fast at any depth. Only a jump far from every page seen
+    skips records by offset. The total is the first page's (a recent analysis's), not counted
+    again."""
+    seen = st.session_state.setdefault("_preview_seen", {})
+    if first["details"]:
+        seen[1] = (first["details"][0]["row_id"], first["details"][-1]["row_id"])
+    if number - 1 in seen:
+        where: dict = {"after": seen[number - 1][1]}
+    elif number + 1 in seen:
+        where = {"before": seen[number + 1][0]}
+    elif number == pages:
+        where = {"last": True}
+    else:
+        where = {"offset": (number - 1) * limit}
+    size = total - (pages - 1) * limit if number == pages and "after" not in where else limit
+    fp, version = ui.fingerprint(), ui.data_version(ctx)
+    page = _keyset_page(fp, version, kind, size, include_failed, total, tuple(where.items()), ctx)
+    rows = [d["row_id"] for d in page["details"]]
+    if rows:
+        seen[number] = (rows[0], rows[-1])
+    return page
+
+
 first = ui.preview_page(ctx, kind, limit, 0, include_failed)
 if first["total"] == 0:
     st.success(
@@ -76,6 +126,7 @@ if st.session_state.get("_preview_filters") != filters:
     st.session_state["_preview_filters"] = filters
     st.session_state["preview_page"] = 1
     st.session_state["_warning_pages"] = [None]  # where each page of warnings starts
+    st.session_state["_preview_seen"] = {}  # page number -> its first and last row id
 
 if only_warnings:
     starts = st.session_state.setdefault("_warning_pages", [None])
@@ -113,7 +164,7 @@ else:
         f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key="preview_page"
     )
     offset = (int(page_no) - 1) * limit
-    data = first if offset == 0 else ui.preview_page(ctx, kind, limit, offset, include_failed)
+    data = first if offset == 0 else keyset_page(int(page_no), pages, first["total"])
     shown_to = min(offset + limit, data["total"])
     st.caption(
         f"{KINDS[kind]} {offset + 1:,}–{shown_to:,} of {data['total']:,} · select a row to see "

@@ -40,7 +40,7 @@ def analysis(result: SyncAnalysis) -> models.Analysis:
     return models.Analysis.model_validate(result.as_dict())
 
 
-def preview(result: Preview) -> models.Preview:
+def preview(result: Preview, by_keyset: bool = False) -> models.Preview:
     shown = len(result.items)
     end = result.offset + shown
     return models.Preview(
@@ -48,7 +48,8 @@ def preview(result: Preview) -> models.Preview:
         total_not_synced=result.total,
         limit=result.limit,
         offset=result.offset,
-        next_offset=end if end < result.total and shown else None,
+        next_offset=end if end < result.total and shown and not by_keyset else None,
+        next_after=result.next_after,
         records=[
             models.PreviewRecord(
                 row_id=item.source.row_id,

@@ -43,7 +43,18 @@ LimitParam = Query(
     description=f"records to return (default {defaults.PREVIEW_LIMIT}, "
     f"max {defaults.PREVIEW_MAX_LIMIT})",
 )
-OffsetParam = Query(0, ge=0, le=10_000_000, description="records to skip (default 0)")
+OffsetParam = Query(
+    0,
+    ge=0,
+    le=10_000_000,
+    description="records to skip (default 0; the deeper, the slower: prefer after)",
+)
+AfterParam = Query(
+    None,
+    ge=0,
+    description="the page after this row id: the previous page's next_after (each page as "
+    "fast at any depth; not with offset)",
+)
 
 
 @router.get(
@@ -59,8 +70,11 @@ def analyze(
     return models.Envelope(data=convert.analysis(service.analyze()))
 
 
-def _preview(service: SyncService, kind: str, limit: int, offset: int) -> models.Preview:
-    return convert.preview(service.preview(kind, limit=limit, offset=offset))
+def _preview(
+    service: SyncService, kind: str, limit: int, offset: int, after: int | None
+) -> models.Preview:
+    result = service.preview(kind, limit=limit, offset=offset, after=after)
+    return convert.preview(result, by_keyset=after is not None)
 
 
 @router.get(
@@ -72,10 +86,11 @@ def _preview(service: SyncService, kind: str, limit: int, offset: int) -> models
 def preview_applicants(
     limit: int = LimitParam,
     offset: int = OffsetParam,
+    after: int | None = AfterParam,
     _actor: Actor = Depends(viewer),  # noqa: B008
     service: SyncService = Depends(get_service),  # noqa: B008
 ) -> models.Envelope[models.Preview]:
-    return models.Envelope(data=_preview(service, "applicants", limit, offset))
+    return models.Envelope(data=_preview(service, "applicants", limit, offset, after))
 
 
 @router.get(
@@ -87,10 +102,11 @@ def preview_applicants(
 def preview_students(
     limit: int = LimitParam,
     offset: int = OffsetParam,
+    after: int | None = AfterParam,
     _actor: Actor = Depends(viewer),  # noqa: B008
     service: SyncService = Depends(get_service),  # noqa: B008
 ) -> models.Envelope[models.Preview]:
-    return models.Envelope(data=_preview(service, "students", limit, offset))
+    return models.Envelope(data=_preview(service, "students", limit, offset, after))
 
 
 def start(

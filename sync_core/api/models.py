@@ -113,7 +113,14 @@ class Preview(BaseModel):
     total_not_synced: int
     limit: int
     offset: int
-    next_offset: int | None = Field(description="offset of the next page; null on the last")
+    next_offset: int | None = Field(
+        description="offset of the next page; null on the last (and on pages asked by after)"
+    )
+    next_after: int | None = Field(
+        default=None,
+        description="row id to pass as after for the next page (as fast at any depth); "
+        "null on the last",
+    )
     records: list[PreviewRecord]
 
 

@@ -90,6 +90,7 @@ def preview_as_dict(result: Preview) -> dict[str, Any]:
         "total_not_synced": result.total,
         "limit": result.limit,
         "offset": result.offset,
+        "next_after": result.next_after,  # --after of the next page (null: the last page)
         "records": [
             {
                 "row_id": item.source.row_id,
@@ -106,13 +107,15 @@ def preview_as_dict(result: Preview) -> dict[str, Any]:
     }
 
 
-def format_preview(result: Preview) -> str:
+def format_preview(result: Preview, after: int | None = None) -> str:
     first = result.offset + 1 if result.items else result.offset
     last = result.offset + len(result.items)
-    lines = [
-        f"👀 {result.kind.title} not yet synced: {result.total:,} (showing {first:,}-{last:,})",
-        "",
-    ]
+    shown = (
+        f"showing {len(result.items):,} after row id {after:,}"
+        if after is not None
+        else f"showing {first:,}-{last:,}"
+    )
+    lines = [f"👀 {result.kind.title} not yet synced: {result.total:,} ({shown})", ""]
     if not result.items:
         lines.append("Nothing to sync.")
     for n, item in enumerate(result.items, start=first):
@@ -133,12 +136,14 @@ def format_preview(result: Preview) -> str:
         for warning in mapped.warnings:
             lines.append(f"     ⚠️  {warning}")
         lines.append("")
+    if result.next_after is not None:
+        lines.append(f"Next page: --after {result.next_after}")
     return "\n".join(lines)
 
 
 def cmd_preview(args: argparse.Namespace, service: SyncService) -> CommandResult:
-    result = service.preview(args.kind, limit=args.limit, offset=args.offset)
-    return CommandResult(data=preview_as_dict(result), text=format_preview(result))
+    result = service.preview(args.kind, limit=args.limit, offset=args.offset, after=args.after)
+    return CommandResult(data=preview_as_dict(result), text=format_preview(result, args.after))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -149,5 +154,12 @@ def register(sub: argparse._SubParsersAction) -> None:
             f"preview-{kind}", help=f"the payloads the next sync would send for {kind}"
         )
         p.add_argument("--limit", type=int, default=defaults.PREVIEW_LIMIT, help="at most 100")
-        p.add_argument("--offset", type=int, default=0)
+        p.add_argument("--offset", type=int, default=0, help="records to skip (slower deep)")
+        p.add_argument(
+            "--after",
+            type=int,
+            metavar="ROW_ID",
+            help="the page after this row id (each page as fast at any depth): the JSON's "
+            "next_after, or the 'Next page' line",
+        )
         p.set_defaults(handler=cmd_preview, kind=kind)

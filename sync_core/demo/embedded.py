@@ -25,12 +25,12 @@ def ensure_demo_database(settings: Settings, *, with_history: bool = True) -> Pa
     holds (:func:`embedded_simulator`). It is built under a temporary name and moved into place,
     so a dashboard and a CLI starting together never see a half-filled database.
     """
-    from sync_core.demo.data import create_demo_database
-    from sync_core.mis.setup import ensure_tracking_columns
-
     path = settings.demo_database_path
     if path.exists():
         return path
+    from sync_core.demo.data import create_demo_database  # the generator: only to build it
+    from sync_core.mis.setup import ensure_tracking_columns
+
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
     partial.unlink(missing_ok=True)

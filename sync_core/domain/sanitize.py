@@ -247,7 +247,7 @@ def _rw_phone_slow_e164(text: str) -> str | None:
 @functools.cache
 def _rw_mobile_prefixes() -> frozenset[str]:
     """The 3-digit national prefixes (e.g. "788") that phonenumbers' own metadata holds as valid
-    Rwandan mobiles, found by asking phonenumbers (once, on first use; ~20 ms), not written down.
+    Rwandan mobiles, found by asking phonenumbers (once, on first use: a few ms), not written down.
 
     A prefix is taken when every probe number of 9 digits beginning with it is a valid mobile,
     and when phonenumbers parses one in each accepted shape to "+250" + the national number.
@@ -258,6 +258,8 @@ def _rw_mobile_prefixes() -> frozenset[str]:
     for first in range(100, 1000):
         prefix = str(first)
         numbers = [prefix + tail for tail in _PROBE_TAILS]
+        if not _may_be_rw_mobile(numbers[0]):
+            continue  # what _is_rw_mobile would say, for a fraction of its cost
         if not all(_is_rw_mobile(national) for national in numbers):
             continue
         sample = numbers[2]
@@ -266,6 +268,23 @@ def _rw_mobile_prefixes() -> frozenset[str]:
         ):
             accepted.add(prefix)
     return frozenset(accepted)
+
+
+@functools.cache
+def _rw_mobile_pattern() -> re.Pattern[str] | None:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region("RW")
+    desc = metadata.mobile if metadata is not None else None
+    pattern = desc.national_number_pattern if desc is not None else None
+    return re.compile(pattern) if pattern else None
+
+
+def _may_be_rw_mobile(national: str) -> bool:
+    """False only where :func:`_is_rw_mobile` is False: phonenumbers calls a number a mobile
+    only when its national number fully matches the metadata's mobile pattern (a regular
+    expression: microseconds, where asking phonenumbers takes tens). Lets the prefixes be found
+    in a few milliseconds in every cold process."""
+    pattern = _rw_mobile_pattern()
+    return pattern is None or pattern.fullmatch(national) is not None
 
 
 def _is_rw_mobile(national: str) -> bool:

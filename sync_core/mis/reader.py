@@ -112,19 +112,53 @@ def fetch_records(
     row_ids: Iterable[int] | None = None,
     limit: int | None = None,
     offset: int = 0,
+    after: int | None = None,
+    before: int | None = None,
+    from_end: bool = False,
     enrolment: bool = True,
 ) -> RecordPage:
     """Records of ``kind`` in row-id order, filtered by status and/or row ids, enriched (with
-    the applicant-student link too, unless ``enrolment`` is False)."""
+    the applicant-student link too, unless ``enrolment`` is False).
+
+    Keyset pages: ``after`` / ``before`` a row id (the rows nearest to it), ``from_end`` the
+    last ``limit`` rows; each costs the same at any depth (the primary key's order), where an
+    ``offset`` reads and drops every row before the page.
+    """
     table = schema.customers(kind)
-    stmt = sa.select(*table.select_columns()).order_by(table.row_id)
+    backwards = before is not None or from_end
+    order = table.row_id.desc() if backwards else table.row_id
+    if limit is not None and row_ids is None and conn.dialect.name == "sqlite":
+        # SQLite filters a page by the status index and sorts what matches by row id: whole
+        # rows, every matching row read (100+ ms at 100,000). So its row ids first (the index
+        # holds status and row id: no row read), then those rows. MariaDB walks the primary key
+        # in order and stops at the limit: one query (two would make it choose the sort).
+        ids = sa.select(table.row_id).order_by(order).limit(limit)
+        if statuses is not None:
+            ids = ids.where(status_filter(table, statuses))
+        if after is not None:
+            ids = ids.where(table.row_id > after)
+        if before is not None:
+            ids = ids.where(table.row_id < before)
+        if offset:
+            ids = ids.offset(offset)
+        row_ids = [int(r) for r in conn.execute(ids).scalars()]
+        statuses = after = before = limit = None
+    stmt = sa.select(*table.select_columns()).order_by(order)
     if statuses is not None:
         stmt = stmt.where(status_filter(table, statuses))
     if row_ids is not None:
         stmt = stmt.where(table.row_id.in_(sorted(set(row_ids))))
+    if after is not None:
+        stmt = stmt.where(table.row_id > after)
+    if before is not None:
+        stmt = stmt.where(table.row_id < before)
     if limit is not None:
-        stmt = stmt.limit(limit).offset(offset)
-    rows = [dict(r) for r in conn.execute(stmt).mappings()]
+        stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
+    rows = [dict(r) for r in conn.execute(stmt).mappings()] if row_ids != [] else []
+    if backwards:
+        rows.reverse()
     if kind is not APPLICANT:
         registrations = latest_registrations(conn, schema, (r["reg_no"] for r in rows))
         for row in rows:

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from sync_core.domain import standing
 from sync_core.domain.changes import FieldChange, diff
 from sync_core.domain.clock import utcnow
 from sync_core.domain.enrolment import describe_link
@@ -27,10 +28,8 @@ from sync_core.domain.statuses import SyncStatus
 from sync_core.mis import enrolment
 from sync_core.mis.linked import linked_pages
 from sync_core.mis.reader import fetch_records
-from sync_core.quickbooks.errors import QuickBooksError
 from sync_core.service.preview import clamp_limit
 from sync_core.store import sent
-from sync_core.sync import update
 
 if TYPE_CHECKING:  # the facade will call these modules: no import cycle
     from sync_core.service.facade import SyncService
@@ -96,7 +95,7 @@ class Scanned:
 
     row_id: int
     qk_id: str
-    state: str  # sync_core.sync.update.CHANGED / FIRST / ...
+    state: str  # sync_core.domain.standing.CHANGED / FIRST / ...
     earlier_shape: bool = False
 
 
@@ -113,11 +112,11 @@ def scan(service: SyncService, kind: RecordKind) -> Iterable[Scanned]:
         rows = {r.row_id: r.row for r in records.records}
         for mapped in records.mapped(options):
             before = known.get(mapped.row_id)
-            state = update.classify(
+            state = standing.classify(
                 mapped, rows.get(mapped.row_id, {}), qk_ids[mapped.row_id], before
             )
             earlier = (
-                state == update.CHANGED
+                state == standing.CHANGED
                 and before is not None
                 and "CustomerType" not in before.fields
             )
@@ -144,12 +143,12 @@ def changes_summary(service: SyncService) -> ChangesSummary:
         for found in scan(service, kind):
             tally["synced"] += 1
             key = {
-                update.UNCHANGED: "unchanged",
-                update.CHANGED: "changed",
-                update.FIRST: "not_compared",
-                update.REPUSH: "marked",
-                update.CANNOT: "cannot_send",
-                update.CARRIED_ON: "carried_on",
+                standing.UNCHANGED: "unchanged",
+                standing.CHANGED: "changed",
+                standing.FIRST: "not_compared",
+                standing.REPUSH: "marked",
+                standing.CANNOT: "cannot_send",
+                standing.CARRIED_ON: "carried_on",
             }[found.state]
             tally[key] += 1
             tally["earlier_shape"] += int(found.earlier_shape)
@@ -221,7 +220,7 @@ def preview_changes(
     waiting = [
         s.row_id
         for s in scan(service, kind)
-        if s.state in (update.CHANGED, update.FIRST, update.REPUSH, update.CANNOT)
+        if s.state in (standing.CHANGED, standing.FIRST, standing.REPUSH, standing.CANNOT)
     ]
     ready, _ = _continuations(service, kind)
     entries: list[tuple[int, Any]] = [(row_id, None) for row_id in waiting] + ready
@@ -261,6 +260,10 @@ def _items(
     calls = 0
     read_failed: str | None = None
     if unknown and read_quickbooks:
+        # the QuickBooks client only when a page has customers to read (analyze never does)
+        from sync_core.quickbooks.errors import QuickBooksError
+        from sync_core.sync import update
+
         try:
             customers = update.read_customers(service.client(), unknown)
             calls = (len(set(unknown)) + update.READ_CHUNK - 1) // update.READ_CHUNK
@@ -279,14 +282,14 @@ def _items(
             whose = "applicant" if kind is STUDENT else "student"
             why = f"carries on {whose} {other.identity}'s customer"
         elif before_sent is not None and before_sent.mark:
-            why = update.REPUSH
+            why = standing.REPUSH
         elif before_sent is None or before_sent.qk_id != qk_id:
-            why = update.FIRST
+            why = standing.FIRST
         else:
-            why = update.CHANGED
+            why = standing.CHANGED
         if not mapped.sendable:
             note = f"Cannot be sent: {mapped.error}"
-        if why == update.CHANGED and before_sent is not None:
+        if why == standing.CHANGED and before_sent is not None:
             before, compared_with = before_sent.fields, "what was last sent"
         elif qk_id in customers:
             customer = customers[qk_id]

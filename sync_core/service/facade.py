@@ -7,11 +7,12 @@ either answers plain values or raises a :class:`~sync_core.domain.errors.SyncErr
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
@@ -29,22 +30,28 @@ from sync_core.mis.scope import scope_warnings, with_scope
 from sync_core.mis.search import RecordMatch, search_records
 from sync_core.mis.setup import ensure_tracking_columns
 from sync_core.mis.tracking import count_records
-from sync_core.quickbooks.client import QuickBooksClient, RetryPolicy
-from sync_core.quickbooks.oauth import ConnectionStatus
-from sync_core.service import background
 from sync_core.service.analysis import SyncAnalysis, analyze
 from sync_core.service.preview import Preview, preview
 from sync_core.service.records import PushOutcome, PushStatus, RecordDetail
-from sync_core.service.wiring import QuickBooksWiring
 from sync_core.settings import Settings, load_settings
 from sync_core.store import record_state
 from sync_core.store.audit import AuditLog
-from sync_core.store.locks import RunLock
 from sync_core.store.runs import RunHistory, RunSummary
 from sync_core.store.setup import ensure_tables
-from sync_core.sync.claim import Databases
-from sync_core.sync.engine import SyncEngine
-from sync_core.sync.request import Progress, SyncRequest, SyncResult
+
+if TYPE_CHECKING:
+    # The QuickBooks side (requests, intuit-oauth, the sync engine) is imported where it is
+    # used: reading the MIS (analyze, preview) starts a cold process without it.
+    from sync_core.quickbooks.client import QuickBooksClient, RetryPolicy
+    from sync_core.quickbooks.oauth import ConnectionStatus
+    from sync_core.service.wiring import QuickBooksWiring
+    from sync_core.sync.claim import Databases
+    from sync_core.sync.engine import SyncEngine
+    from sync_core.sync.request import Progress, SyncRequest, SyncResult
+
+# How long an analysis's counts stand for the totals of pages (the Preview's, the worklist's)
+# when no run has made progress since: a page then costs no count of its own.
+COUNTS_REUSE_S = 5.0
 
 
 class SyncService:
@@ -55,6 +62,7 @@ class SyncService:
         self.setup_actions: list[str] = []
         self._schema: MisSchema | None = None
         self._lock = threading.Lock()
+        self._counted: tuple[float, tuple[Any, ...], SyncAnalysis] | None = None
 
     # ------------------------------------------------------------ the databases
 
@@ -84,6 +92,8 @@ class SyncService:
 
     @property
     def databases(self) -> Databases:
+        from sync_core.sync.claim import Databases
+
         return Databases(mis=self._mis, store=self._store, schema=self.schema)
 
     @property
@@ -118,6 +128,8 @@ class SyncService:
 
     @cached_property
     def _quickbooks(self) -> QuickBooksWiring:
+        from sync_core.service.wiring import QuickBooksWiring
+
         return QuickBooksWiring(self.settings, self._store, self.audit)
 
     def close(self) -> None:
@@ -128,8 +140,22 @@ class SyncService:
     # ------------------------------------------------------------ reading the MIS
 
     def analyze(self) -> SyncAnalysis:
+        version = self.data_version()
         with _database_errors(), self._mis.connect() as conn:
-            return analyze(conn, self.schema)
+            result = analyze(conn, self.schema)
+        self._counted = (time.monotonic(), version, result)
+        return result
+
+    def recent_counts(self, max_age_s: float = COUNTS_REUSE_S) -> SyncAnalysis | None:
+        """The latest analysis when it is younger than ``max_age_s`` and no run has made
+        progress since (pages reuse its counts rather than count again), else None."""
+        counted = self._counted
+        if counted is None:
+            return None
+        at, version, result = counted
+        if time.monotonic() - at > max_age_s or version != self.data_version():
+            return None
+        return result
 
     def preview(
         self,
@@ -137,14 +163,26 @@ class SyncService:
         *,
         limit: int = 10,
         offset: int = 0,
+        after: int | None = None,
+        before: int | None = None,
+        last: bool = False,
         include_failed: bool = False,
+        total: int | None = None,
     ) -> Preview:
+        """A page of the Preview (see :func:`sync_core.service.preview.preview`): by keyset
+        (``after`` / ``before`` a row id, or the ``last`` page), or by ``offset``. Its total is
+        ``total`` when given, else the counts of a recent analysis (:meth:`recent_counts`),
+        else one count of its own."""
         kind = kind_named(kind)
         statuses = (
             (SyncStatus.NOT_SYNCED, SyncStatus.FAILED)
             if include_failed
             else (SyncStatus.NOT_SYNCED,)
         )
+        recent = self.recent_counts() if total is None else None
+        if recent is not None:
+            counts = recent.for_kind(kind)
+            total = counts.not_synced + (counts.failed if include_failed else 0)
         with _database_errors(), self._mis.connect() as conn:
             return preview(
                 conn,
@@ -152,6 +190,10 @@ class SyncService:
                 kind,
                 limit=limit,
                 offset=offset,
+                after=after,
+                before=before,
+                last=last,
+                total=total,
                 options=self.mapping_options,
                 statuses=statuses,
             )
@@ -260,6 +302,9 @@ class SyncService:
         cancel_event: threading.Event | None = None,
         retry: RetryPolicy | None = None,
     ) -> SyncEngine:
+        from sync_core.store.locks import RunLock
+        from sync_core.sync.engine import SyncEngine
+
         return SyncEngine(
             self.databases,
             self.client(retry),
@@ -307,12 +352,16 @@ class SyncService:
         request = _made_by(request, actor)
         if self.nothing_to_sync(request):
             return None
+        from sync_core.service import background
+
         cancel = threading.Event()
         engine = self.sync_engine(cancel_event=cancel)
         return background.start(engine, request, cancel)
 
     def cancel_sync(self, run_id: int, actor: Actor) -> bool:
         """Ask a run to stop after its current step, wherever it runs."""
+        from sync_core.service import background
+
         require(actor, Role.OPERATOR, "cancel a sync")
         return background.cancel(run_id) | self.history.request_cancel(run_id)
 
@@ -335,6 +384,8 @@ class SyncService:
                 qk_id=detail.source.qk_id,
                 detail=detail,
             )
+        from sync_core.sync.request import SyncRequest
+
         require(actor, Role.OPERATOR, "push records to QuickBooks")
         request = SyncRequest(
             scope=Scope.RECORD, operator=actor.name, batch_size=1, records=((kind.name, row_id),)

@@ -12,7 +12,7 @@ per page so that a page never takes long however rare warnings are.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from sync_core.domain.kinds import APPLICANT, STUDENT, RecordKind, kind_named
@@ -29,6 +29,7 @@ from sync_core.mis.worklist import (
     lookup_choices,
     page_rows,
 )
+from sync_core.service.analysis import StatusCounts
 from sync_core.store import record_state
 
 if TYPE_CHECKING:
@@ -74,10 +75,12 @@ class WorklistFilter:
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where the next page starts: after this record of this kind."""
+    """Where the next page starts: after this record of this kind. It carries the count of
+    matching records of the page that made it, so that the next page does not count again."""
 
     kind: str
     position: Position
+    matching: int | None = None
 
 
 @dataclass(frozen=True)
@@ -213,16 +216,44 @@ def worklist_page(
     after: Cursor | None = None,
     limit: int = PAGE_SIZE,
 ) -> WorkPage:
-    """One page of the worklist, in the filter's sort order, applicants before students."""
-    with service.mis_engine.connect() as conn:
-        matching = sum(
-            count_rows(conn, service.schema, kind, flt.rows) for kind in flt.record_kinds()
-        )
+    """One page of the worklist, in the filter's sort order, applicants before students.
+
+    Keyset pages: each costs the same however deep (after the cursor's sort value and row id).
+    The count of matching records comes with the cursor (counted for the first page): from a
+    recent analysis when the filter is by status only and there is one, else one count query.
+    """
+    matching = after.matching if after is not None else None
+    if matching is None:
+        matching = count_matching(service, flt)
     items, last, scanned, bounded = _scan(service, flt, after, limit)
     more = last is not None and (
         bounded or (len(items) == limit and _more_after(service, flt, last))
     )
-    return WorkPage(items, last if more else None, matching, scanned, bounded)
+    cursor = replace(last, matching=matching) if more and last is not None else None
+    return WorkPage(items, cursor, matching, scanned, bounded)
+
+
+def count_matching(service: SyncService, flt: WorklistFilter) -> int:
+    """Records matching the SQL filters (all but "has warnings")."""
+    kinds = flt.record_kinds()
+    recent = service.recent_counts() if flt.campus is None and flt.intake is None else None
+    if recent is not None:
+        return sum(_by_status(recent.for_kind(kind), flt.statuses) for kind in kinds)
+    with service.mis_engine.connect() as conn:
+        return sum(count_rows(conn, service.schema, kind, flt.rows) for kind in kinds)
+
+
+def _by_status(counts: StatusCounts, statuses: tuple[WorkStatus, ...]) -> int:
+    if not statuses:
+        return counts.total
+    of = {
+        WorkStatus.FAILED: counts.failed,
+        WorkStatus.NOT_SYNCED: counts.not_synced,
+        WorkStatus.IN_PROGRESS: counts.in_progress,
+        WorkStatus.SYNCED: counts.synced,
+        WorkStatus.OUT_OF_SCOPE: counts.out_of_scope,
+    }
+    return sum(of[s] for s in set(statuses))
 
 
 def failures(service: SyncService) -> Iterator[WorkItem]:
