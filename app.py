@@ -36,9 +36,7 @@ PAGES = [
     st.Page(ui.PAGE_RECORDS, title="Records", icon=":material/person_search:", url_path="Records"),
     st.Page(ui.PAGE_RUNS, title="Runs", icon=":material/history:", url_path="Runs"),
     st.Page(ui.PAGE_QUICKBOOKS, title="QuickBooks", icon=":material/link:", url_path="QuickBooks"),
-    st.Page(
-        ui.PAGE_RECONCILE, title="Reconcile", icon=":material/rule:", url_path="Reconcile"
-    ),
+    st.Page(ui.PAGE_RECONCILE, title="Reconcile", icon=":material/rule:", url_path="Reconcile"),
     st.Page(ui.PAGE_CHECK, title="Check", icon=":material/fact_check:", url_path="Check"),
     st.Page(ui.PAGE_SCHEDULES, title="Schedules", icon=":material/schedule:", url_path="Schedules"),
 ]

@@ -126,9 +126,11 @@ class SyncService:
 
     # ------------------------------------------------------------ reading the MIS
 
-    def analyze(self) -> SyncAnalysis:
+    def analyze(self, *, shared_identity: bool = True) -> SyncAnalysis:
+        """The counts per status; ``shared_identity=False`` skips the slowest of them (records
+        sharing a RegNo or tracking id), which stays 0."""
         with _database_errors(), self._mis.connect() as conn:
-            return analyze(conn, self.schema)
+            return analyze(conn, self.schema, shared_identity=shared_identity)
 
     def preview(
         self,
