@@ -33,6 +33,7 @@ Prints figures; asserts nothing. A database this script made is dropped afterwar
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import socket
@@ -42,6 +43,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import requests
@@ -134,6 +136,20 @@ def drop_database(server_url: str, name: str) -> None:
     with admin.begin() as conn:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
     admin.dispose()
+
+
+@contextlib.contextmanager
+def data_folder(database: str | None) -> Iterator[str]:
+    """The dashboard's data folder (token key, simulator company): for a database made before,
+    the same folder each time (the tokens stored in it were encrypted with its key), else a
+    throwaway one."""
+    if database:
+        folder = Path(tempfile.gettempdir()) / f"{database}-data"
+        folder.mkdir(exist_ok=True)
+        yield str(folder)
+        return
+    with tempfile.TemporaryDirectory() as folder_name:
+        yield folder_name
 
 
 def start_streamlit(
@@ -274,7 +290,9 @@ def main() -> None:
     parser.add_argument("--applicants", type=int, default=100_000)
     parser.add_argument("--students", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=7, help="page loads of each kind to time")
-    parser.add_argument("--database", help="use this database (made before) as it is")
+    parser.add_argument(
+        "--database", help="use this database (made before, e.g. by an earlier --keep) as it is"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
 
@@ -287,7 +305,7 @@ def main() -> None:
     records = f"{(args.applicants + args.students) // 1000}k"
     processes: list[subprocess.Popen] = []
     try:
-        with tempfile.TemporaryDirectory() as data_dir:
+        with data_folder(name if args.database else None) as data_dir:
             process, base = start_streamlit(
                 ROOT / "app.py",
                 {
