@@ -512,7 +512,7 @@ def test_a_configuration_error_is_a_readable_message(demo, monkeypatch):
 def test_a_database_failure_is_a_readable_message(demo, monkeypatch):
     from sync_core.service import SyncService
 
-    def lost(self):
+    def lost(self, **options):
         raise sa.exc.OperationalError(
             "SELECT ...", {}, Exception("(2013, 'Lost connection to server during query')")
         )

@@ -1,5 +1,10 @@
-"""Overview: how far the sync has come, the failures, the running sync, the last runs and
-pushes, the connection. Live while a run goes on."""
+"""Overview: how far the sync has come, the failures, the running sync, the synced records
+changed in the MIS since they were pushed, the last runs and pushes, the connection. Live while
+a run goes on.
+
+First paint (the title and the counts) waits for nothing slow: the counts are one grouped query
+per table (cached for a second), the charts follow them, and the changes since pushed, which
+scan every synced record, are counted in the background and shown when known."""
 
 from __future__ import annotations
 
@@ -172,6 +177,62 @@ def counts_and_charts(watching_run: bool) -> None:
         )
 
 
+def changed_since_pushed(fast_pace: bool) -> None:
+    """The synced records whose MIS fields differ from what was last sent (issue 11), per kind,
+    as last counted in the background; polled at the live pace until the count is known."""
+    known = ui.changes(ctx, hold=ctx.active_run() is not None)
+    if fast_pace and not known.busy:
+        st.rerun()  # known now: the page polls at its idle pace again
+    summary = known.value
+    if summary is None:
+        if known.error is not None:
+            ui.show_error(known.error, "Counting the changes since pushed")
+        else:
+            st.caption(
+                ":material/hourglass_top: Counting the synced records changed in the MIS since "
+                "they were pushed…"
+            )
+        return
+    overall = summary.overall
+    st.subheader("Changed in the MIS since pushed")
+    cols = st.columns(5)
+    cols[0].metric(
+        "Changed since pushed",
+        f"{overall.changed:,}",
+        help="Synced records whose fields in the MIS differ from what was last sent to "
+        "QuickBooks: the next sync with updates sends them.",
+    )
+    cols[1].metric("Applicants changed", f"{summary.applicants.changed:,}")
+    cols[2].metric("Students changed", f"{summary.students.changed:,}")
+    cols[3].metric(
+        "Not compared yet",
+        f"{overall.not_compared:,}",
+        help="Synced before the product remembered what it sent: compared with their customer "
+        "at their first update, on the Reconcile page or by a reconciliation.",
+    )
+    cols[4].metric("Marked for a re-push", f"{overall.marked:,}")
+    when = uh.format_time(summary.computed_at, tz)
+    state = " · recounting…" if known.busy else ""
+    st.caption(f"Of {uh.plural(overall.synced, 'synced record')} · counted {when}{state}")
+    if known.error is not None:
+        ui.show_error(known.error, "Counting the changes since pushed again")
+    left, right = st.columns([4, 1])
+    with left:
+        st.page_link(
+            ui.PAGE_RECONCILE,
+            label="See what changed, field by field (Reconcile, Changes since pushed)",
+            icon=":material/rule:",
+        )
+    if right.button(
+        "Recount",
+        key="changes_recount",
+        icon=":material/refresh:",
+        help="Count again now (changes made in the MIS are counted within a minute anyway).",
+    ):
+        ui.recount_changes()
+        st.rerun()  # the whole page, so that this section polls until the new count is known
+
+
 def runs_table(runs, key: str) -> None:
     """A static table (the Overview loads no data grid, so its charts draw sooner); its cells
     are Markdown to Streamlit, so every value goes through literal()."""
@@ -224,5 +285,7 @@ def connection() -> None:
 
 running = ctx.active_run() is not None
 ui.live(counts_and_charts, LIVE_S if running else IDLE_S)(running)
+counting = ui.changes(ctx, hold=running).busy  # starts the count in the background when due
+ui.live(changed_since_pushed, LIVE_S if counting else IDLE_S)(counting)
 connection()
 ui.live(last_runs, LIVE_S if running else None)()
