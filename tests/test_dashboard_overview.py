@@ -11,7 +11,6 @@ from test_dashboard import app, assert_fine, demo, metric, texts  # noqa: F401  
 
 from sync_core.domain.access import Actor, Role
 from sync_core.domain.statuses import Scope
-from sync_core.service.updates import run_sync
 from sync_core.sync.request import SyncRequest
 from views._components import later, ui
 
@@ -38,8 +37,8 @@ def shown_changes(at, timeout: float = WAIT_S) -> dict[str, str]:
 
 def test_overview_shows_the_records_changed_since_pushed_per_kind(demo):  # noqa: F811
     ctx = service(demo)
-    run_sync(ctx, SyncRequest(Scope.APPLICANTS, operator="Setup", limit=20), SETUP)
-    run_sync(ctx, SyncRequest(Scope.STUDENTS, operator="Setup", limit=10), SETUP)
+    ctx.run_sync(SyncRequest(Scope.APPLICANTS, operator="Setup", limit=20), SETUP)
+    ctx.run_sync(SyncRequest(Scope.STUDENTS, operator="Setup", limit=10), SETUP)
 
     at = app()
     metrics = shown_changes(at)
@@ -80,7 +79,7 @@ def test_a_run_makes_the_overview_count_again(demo):  # noqa: F811
     at = app()
     assert shown_changes(at)["Changed since pushed"] == "0"
     assert "Of 0 synced records" in texts(at)
-    run_sync(ctx, SyncRequest(Scope.APPLICANTS, operator="Setup", limit=5), SETUP)
+    ctx.run_sync(SyncRequest(Scope.APPLICANTS, operator="Setup", limit=5), SETUP)
     ui.clear_caches()  # what the dashboard does when it sees a run end
     shown_changes(at)
     assert "Of 5 synced records" in texts(at)
