@@ -225,3 +225,25 @@ def test_preview_pages_by_row_id_with_after(demo_engine, db_url, simulator, tmp_
     assert data["next_after"] == 8 and data["total_not_synced"] == 850
     text = cli("preview-applicants", "--limit", "2", "--after", "848", env=env)
     assert "showing 2 after row id 848" in text.stdout and "Next page" not in text.stdout
+
+
+def test_each_command_loads_only_its_module_and_help_lists_every_command():
+    import argparse
+    import importlib
+
+    main = importlib.import_module("sync_core.cli.main")
+
+    def registered(module: str) -> tuple[str, ...]:
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(f"sync_core.cli.{module}").register(sub)
+        return tuple(sub.choices)
+
+    assert {m: registered(m) for m in main.COMMANDS} == main.COMMANDS
+    every = [c for commands in main.COMMANDS.values() for c in commands]
+    assert main._modules_for(["analyze", "--json"]) == ["analysis"]
+    assert main._modules_for(["--help"]) == list(main.COMMANDS)
+    assert main._modules_for(["analyz"]) == list(main.COMMANDS)  # argparse lists them all
+    for command in every:
+        parser = main.build_parser([command])
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        assert command in sub.choices

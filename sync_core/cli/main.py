@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from sync_core.cli import analysis, api, check, connection, demo, reconcile, syncing, users
 from sync_core.cli.output import (
     CommandResult,
     describe_error,
@@ -20,7 +20,27 @@ from sync_core.domain.errors import InvalidRequest, SyncError
 
 EXIT_INTERRUPTED = 130  # the shell's convention for a process stopped by Ctrl-C
 
-COMMAND_MODULES = (analysis, check, syncing, connection, demo, api, users, reconcile)
+# The commands of each module of sync_core.cli, in the order --help lists them. A command
+# imports only its own module (a cold `analyze` loads no QuickBooks, API or demo code);
+# tests/test_cli.py holds this table equal to what the modules register.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "analysis": ("analyze", "preview-applicants", "preview-students"),
+    "check": ("check",),
+    "syncing": ("applicants", "students", "all", "retry"),
+    "connection": ("status", "connect", "disconnect", "token-key"),
+    "demo": ("demo-db",),
+    "api": ("serve", "api-key"),
+    "users": ("hash-password",),
+    "reconcile": ("reconcile", "reconcile-link", "reconcile-repush", "changes", "updates"),
+}
+
+
+def _modules_for(argv: Sequence[str]) -> list[str]:
+    """The module of the command named in ``argv``; every module when none is (--help, a
+    typo: argparse then lists every command)."""
+    named = next((a for a in argv if not a.startswith("-")), None)
+    owner = [module for module, commands in COMMANDS.items() if named in commands]
+    return owner or list(COMMANDS)
 
 
 class UsageError(InvalidRequest):
@@ -36,14 +56,15 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(self, message)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of the command in ``argv`` (None: of every command)."""
     parser = _Parser(
         prog="python -m sync_core",
         description="Push MIS applicants and students into QuickBooks Online as Customers.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
-    for module in COMMAND_MODULES:
-        module.register(sub)
+    for name in list(COMMANDS) if argv is None else _modules_for(argv):
+        importlib.import_module(f"sync_core.cli.{name}").register(sub)
     for command in sub.choices.values():
         command.add_argument(
             "--json", action="store_true", help="one JSON object on stdout (see README)"
@@ -54,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv).parse_args(argv)
     except UsageError as exc:
         if "--json" in argv:
             command = next((a for a in argv if not a.startswith("-")), "")

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
-from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 DISPLAY_NAME_MAX = 500
 PERSON_NAME_MAX = 100
@@ -186,7 +185,15 @@ def clean_name(raw: Any, label: str, limit: int = PERSON_NAME_MAX) -> Cleaned:
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _PLAIN_EMAIL = re.compile(rf"({_ATOM}(?:\.{_ATOM})*)@((?:{_LABEL}\.)+([A-Za-z]{{2,63}}))")
-_SPECIAL_USE_TLDS = frozenset(SPECIAL_USE_DOMAIN_NAMES)
+
+
+@functools.cache
+def _special_use_tlds() -> frozenset[str]:
+    # email-validator is imported on first use (its import compiles many patterns: ~20 ms of
+    # every cold CLI start that maps no address)
+    from email_validator import SPECIAL_USE_DOMAIN_NAMES
+
+    return frozenset(SPECIAL_USE_DOMAIN_NAMES)
 
 
 def _plain_email(text: str) -> str | None:
@@ -194,7 +201,7 @@ def _plain_email(text: str) -> str | None:
     if not match or len(match.group(1)) > 64 or len(text) > 254:
         return None
     domain = match.group(2).lower()
-    if match.group(3).lower() in _SPECIAL_USE_TLDS or "xn--" in domain:
+    if match.group(3).lower() in _special_use_tlds() or "xn--" in domain:
         return None
     return f"{match.group(1)}@{domain}"
 
@@ -212,6 +219,8 @@ def clean_email(raw: Any) -> Cleaned:
     plain = _plain_email(text)
     if plain is not None:
         return Cleaned(plain)
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         result = validate_email(text, check_deliverability=False)
     except EmailNotValidError:
