@@ -13,8 +13,8 @@ import sys
 import time
 
 import pytest
-
 from conftest import repair_planted_failures
+
 from sync_core.service import open_service
 
 WINDOW_S = 4.0
