@@ -116,12 +116,16 @@ def test_demo_data_syncs_completely_without_a_duplicate(ctx, simulator):
     notices = ctx.run_entries(result.run.id, outcome=Outcome.RENAMED)
     assert len(notices) == result.run.renamed > 0
     assert "belongs to another QuickBooks customer" in notices[0]["message"]
-    # every create went through the batch endpoint, 30 at most per request, and names known to
-    # be taken were made distinct before sending: renames cost no second batch request
+    # creates went by batches of 30 at most and one by one (singles spend the allowance batches
+    # leave), each request with a requestid of QuickBooks' length; names known to be taken were
+    # made distinct before sending: renames cost no second request
     creates = [r for r in state.requests if r.path.endswith("/customer") and r.method == "POST"]
-    assert creates == []
     batches = [r for r in state.requests if r.path.endswith("/batch")]
+    assert batches and creates
+    assert all(r.requestid and len(r.requestid) <= 36 for r in batches)
+    assert all(r.requestid and len(r.requestid) <= 50 for r in creates)
     assert len(batches) <= 2050 // 30 + 6, len(batches)
+    assert len(creates) <= 2050 - 30 * (len(batches) - 6), (len(batches), len(creates))
 
 
 def test_scope_and_batch_size_are_respected(ctx, simulator):
