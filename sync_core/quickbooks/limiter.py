@@ -69,15 +69,18 @@ class Limits:
 
     @property
     def others_per_window(self) -> int:
-        """The requests that are not batch requests: the 500 less the 40."""
-        return max(self.requests_per_minute - self.batch_requests_per_minute, 0)
+        """The requests that are not batch requests: the 500 less the 40 (all of them when
+        limits shrunk for a test leave none)."""
+        others = self.requests_per_minute - self.batch_requests_per_minute
+        return others if others > 0 else self.requests_per_minute
 
     @property
     def spare_per_window(self) -> int:
         """How many of those single creates/updates may take: all but a share left to the
-        look-ups a run needs to feed its batches."""
+        look-ups a run needs to feed its batches (all when that would leave none)."""
         others = self.others_per_window
-        return max(others - math.ceil(others * defaults.SPARE_LEAVES_FOR_LOOKUPS), 0)
+        spare = others - math.ceil(others * defaults.SPARE_LEAVES_FOR_LOOKUPS)
+        return spare if spare > 0 else others
 
     @property
     def records_per_window(self) -> int:

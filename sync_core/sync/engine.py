@@ -35,7 +35,7 @@ from sync_core.domain.statuses import RunState, Scope
 from sync_core.mis import tracking
 from sync_core.quickbooks.client import MAX_BATCH_ITEMS, QuickBooksClient
 from sync_core.quickbooks.errors import AuthenticationError, QuickBooksError, ThrottledError
-from sync_core.quickbooks.limiter import Limits, estimate_eta_s
+from sync_core.quickbooks.limiter import estimate_eta_s
 from sync_core.quickbooks.ports import CallContext
 from sync_core.store.locks import RunLock
 from sync_core.store.record_state import Attempt
@@ -70,11 +70,11 @@ def stopped_message(exc: Exception) -> str:
     return lead + errors_text(exc) + STOPPED
 
 
-def lane_widths(workers: int, limits: Limits) -> tuple[int, int]:
+def lane_widths(workers: int) -> tuple[int, int]:
     """(batch workers, single workers) for ``workers`` concurrent requests: half send singles,
     and one place is left for the run's own look-ups, so that the lanes and the look-ups never
-    queue for one another's concurrency slot. No singles when the limits leave them no room."""
-    if workers < 3 or limits.spare_per_window <= 0:
+    queue for one another's concurrency slot. No singles below three workers."""
+    if workers < 3:
         return max(workers, 1), 0
     singles = workers // 2
     return workers - singles - 1, singles
@@ -248,7 +248,7 @@ class SyncEngine:
         steps = self._steps(request, progress)
         pending: deque[Pending] = deque()
         in_flight: dict[Future[StepOutcome], bool] = {}  # future -> is a batch
-        batch_width, single_width = lane_widths(self.workers, self.client.limiter.limits)
+        batch_width, single_width = lane_widths(self.workers)
         buffer_target = max(self.workers * MAX_BATCH_ITEMS, request.batch_size)
         exhausted = cancelled = False
         fatal: Exception | None = None
