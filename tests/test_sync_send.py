@@ -255,9 +255,7 @@ def test_a_single_whose_answer_is_lost_is_retried_without_a_second_customer(
     assert state.customer_count == 1
 
 
-def test_a_single_that_never_gets_an_answer_is_found_by_look_up_not_sent_again(
-    context, simulator
-):
+def test_a_single_that_never_gets_an_answer_is_found_by_look_up_not_sent_again(context, simulator):
     """The retries run out with the answer lost: the run stops with the record "maybe sent",
     and the look-up done before any resend finds the customer QuickBooks did create."""
     client = context.client(RetryPolicy(attempts=1, initial_wait_s=0.01, max_wait_s=0.01))
