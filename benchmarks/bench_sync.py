@@ -36,9 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sync_core.database import create_db_engine  # noqa: E402
-from sync_core.demo.data import create_demo_database  # noqa: E402
+from sync_core.demo.data import PLANTED_FAILURES, create_demo_database  # noqa: E402
 from sync_core.domain.identity import parse_notes  # noqa: E402
-from sync_core.domain.kinds import APPLICANT, KINDS  # noqa: E402
+from sync_core.domain.kinds import APPLICANT, KINDS, STUDENT  # noqa: E402
 from sync_core.mis.reader import fetch_records  # noqa: E402
 from sync_core.service import open_service  # noqa: E402
 from sync_core.settings import Secret, Settings  # noqa: E402
@@ -175,6 +175,29 @@ def exactly_once(service, customers: list[dict]) -> tuple[int, int, int]:
     return duplicates, missing, len(set(by_id) - linked)
 
 
+def repair_planted_failures(service) -> None:
+    """Give the demo's planted blank RegNos a value (as the tests do): every record can sync."""
+    table = service.schema.customers(STUDENT)
+    with service.mis_engine.begin() as conn:
+        for failure in PLANTED_FAILURES:
+            if failure.kind == STUDENT.name and failure.column == "reg_no":
+                conn.execute(
+                    table.table.update()
+                    .where(table.row_id == failure.row_id)
+                    .values({table.table.c.reg_no: f"2099/FIX/{failure.row_id:04d}"})
+                )
+
+
+def throttled_by_operation(service, run_id: int) -> str:
+    """Which requests QuickBooks answered 429 (from the product's audit of the run)."""
+    audit = service.audit.recent(100_000, run_id=run_id)
+    counts: dict[str, int] = {}
+    for entry in audit:
+        if entry["http_status"] == 429:
+            counts[entry["operation"]] = counts.get(entry["operation"], 0) + 1
+    return ", ".join(f"{op} x{n}" for op, n in sorted(counts.items())) or "none"
+
+
 def baseline(server_url: str, data_dir: Path, db: Database, records: int) -> None:
     """One create per record, one after the other, on a simulator (and windows) of its own."""
     sim = Simulator("--latency-ms", "200")
@@ -206,6 +229,7 @@ def throughput(server_url: str, data_dir: Path, records: int, baseline_records: 
         sim = Simulator("--latency-ms", "200")
         try:
             service = open_service(settings_for(db, sim, data_dir / "run"))
+            repair_planted_failures(service)
             limits = service.client().limiter.limits
             ceiling = true_ceiling_per_minute(
                 limits.requests_per_minute, limits.batch_requests_per_minute, limits.window_s
@@ -243,7 +267,8 @@ def throughput(server_url: str, data_dir: Path, records: int, baseline_records: 
                 steady_rate = (steady[-1][1] - steady[0][1]) / (steady[-1][0] - steady[0][0]) * 60
                 print(
                     f"  (for information: {steady_rate:,.0f}/min after the first window's "
-                    f"burst, {state['request_count']:,} requests in all)"
+                    f"burst, {state['request_count']:,} requests in all, 429s: "
+                    f"{throttled_by_operation(service, result.run.id)})"
                 )
             service.close()
         finally:

@@ -26,7 +26,7 @@ from sync_core.domain.statuses import Outcome, RunState, SyncStatus
 from sync_core.quickbooks.client import RetryPolicy
 from sync_core.service import open_service
 from sync_core.service.background import wait_for
-from sync_core.sync.engine import lane_widths
+from sync_core.sync.lanes import lane_widths
 from sync_core.sync.request import SyncRequest
 
 STATUS_NOT_SYNCED, STATUS_SYNCED = SyncStatus.NOT_SYNCED, SyncStatus.SYNCED

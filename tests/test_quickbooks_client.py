@@ -383,6 +383,15 @@ def test_single_creates_stop_short_and_leave_the_rest_to_look_ups():
         with limiter.slot(Lane.BATCH):
             pass
     assert len(windows.stamps("realm:requests", 61.0, time.time())) == 14  # QuickBooks' 500
+    assert len(windows.stamps("realm:batches", 61.0, time.time())) == 4
+
+
+def test_a_request_takes_its_places_in_all_its_windows_or_none():
+    windows = MemoryWindows()
+    now = time.time()
+    assert windows.take_all([("a", 1), ("b", 2)], 60.0, now) == 0
+    assert windows.take_all([("b", 2), ("a", 1)], 60.0, now) > 0  # "a" is full ...
+    assert len(windows.stamps("b", 60.0, now)) == 1  # ... so "b" was not stamped either
 
 
 class GatedWindows(MemoryWindows):
@@ -393,11 +402,11 @@ class GatedWindows(MemoryWindows):
         self.asked = threading.Event()
         self.opened = threading.Event()
 
-    def take(self, key: str, limit: int, window_s: float, now: float) -> float:
-        if key.endswith(":batches") and not self.opened.is_set():
+    def take_all(self, windows, window_s: float, now: float) -> float:
+        if any(key.endswith(":batches") for key, _ in windows) and not self.opened.is_set():
             self.asked.set()
             return 0.02
-        return super().take(key, limit, window_s, now)
+        return super().take_all(windows, window_s, now)
 
 
 def test_a_request_waiting_for_its_window_holds_no_concurrency_slot():

@@ -35,7 +35,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -114,12 +114,21 @@ class MemoryWindows:
         return stamps
 
     def take(self, key: str, limit: int, window_s: float, now: float) -> float:
+        return self.take_all([(key, limit)], window_s, now)
+
+    def take_all(self, windows: Sequence[tuple[str, int]], window_s: float, now: float) -> float:
         with self._lock:
-            stamps = self._window(key, window_s, now)
-            if len(stamps) < limit:
+            now = max(now, time.time())
+            found = [(self._window(key, window_s, now), limit) for key, limit in windows]
+            wait = max(
+                (s[len(s) - limit] + window_s - now for s, limit in found if len(s) >= limit),
+                default=0.0,
+            )
+            if wait > 0:
+                return wait
+            for stamps, _ in found:
                 stamps.append(now)
-                return 0.0
-            return stamps[len(stamps) - limit] + window_s - now
+            return 0.0
 
     def stamps(self, key: str, window_s: float, now: float) -> list[float]:
         with self._lock:
@@ -140,36 +149,25 @@ class RealmLimiter:
     def _key(self, kind: str) -> str:
         return f"{self.realm_id}:{kind}"
 
-    def _take(self, windows: tuple[tuple[str, int], ...], taken: int) -> tuple[int, float]:
-        """Take places in ``windows`` from the ``taken``-th on: (how many are now taken, how
-        long to wait for the next one)."""
-        span = self.limits.counted_window_s
-        while taken < len(windows):
-            kind, limit = windows[taken]
-            wait = self.windows.take(self._key(kind), limit, span, time.time())
-            if wait > 0:
-                return taken, wait
-            taken += 1
-        return taken, 0.0
-
     @contextmanager
     def slot(self, lane: Lane = Lane.REQUEST) -> Iterator[None]:
-        """Hold one concurrent slot and one place in the windows of ``lane`` for one request.
+        """Hold one concurrent slot and a place in every window of ``lane`` for one request.
 
-        A place is stamped only while the request holds its concurrency slot, just before it
-        leaves (never while it queues). When a window is full, the slot is given back while
-        the request waits: the slot is for requests on their way, not for those waiting.
+        The places are stamped all at once, only while the request holds its concurrency slot,
+        just before it leaves (never while it queues). When a window is full, the slot is given
+        back while the request waits: the slot is for requests on their way, not for those
+        waiting.
         """
-        windows = self.limits.windows_of(lane)
-        taken = 0
+        windows = [(self._key(kind), limit) for kind, limit in self.limits.windows_of(lane)]
+        span = self.limits.counted_window_s
         while True:
             self._slots.acquire()
             try:
-                taken, wait = self._take(windows, taken)
+                wait = self.windows.take_all(windows, span, time.time())
             except BaseException:
                 self._slots.release()
                 raise
-            if taken == len(windows):
+            if wait <= 0:
                 break
             self._slots.release()
             with self._waiting_lock:

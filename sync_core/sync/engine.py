@@ -43,6 +43,7 @@ from sync_core.store.runs import RunHistory
 from sync_core.sync import claim
 from sync_core.sync.claim import Databases
 from sync_core.sync.existing import find_existing
+from sync_core.sync.lanes import lane_widths
 from sync_core.sync.names import NamesInFlight, choose_names
 from sync_core.sync.outcomes import Linked, Pending, StepOutcome, errors_text, tally
 from sync_core.sync.prepare import map_claimed
@@ -68,16 +69,6 @@ def stopped_message(exc: Exception) -> str:
     else:
         lead = "QuickBooks could not be reached or failed: "
     return lead + errors_text(exc) + STOPPED
-
-
-def lane_widths(workers: int) -> tuple[int, int]:
-    """(batch workers, single workers) for ``workers`` concurrent requests: half send singles,
-    and one place is left for the run's own look-ups, so that the lanes and the look-ups never
-    queue for one another's concurrency slot. No singles below three workers."""
-    if workers < 3:
-        return max(workers, 1), 0
-    singles = workers // 2
-    return workers - singles - 1, singles
 
 
 TAKEN_OVER = (
