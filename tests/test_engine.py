@@ -26,6 +26,7 @@ from sync_core.domain.statuses import Outcome, RunState, SyncStatus
 from sync_core.quickbooks.client import RetryPolicy
 from sync_core.service import open_service
 from sync_core.service.background import wait_for
+from sync_core.sync.lanes import lane_widths
 from sync_core.sync.request import SyncRequest
 
 STATUS_NOT_SYNCED, STATUS_SYNCED = SyncStatus.NOT_SYNCED, SyncStatus.SYNCED
@@ -116,12 +117,16 @@ def test_demo_data_syncs_completely_without_a_duplicate(ctx, simulator):
     notices = ctx.run_entries(result.run.id, outcome=Outcome.RENAMED)
     assert len(notices) == result.run.renamed > 0
     assert "belongs to another QuickBooks customer" in notices[0]["message"]
-    # every create went through the batch endpoint, 30 at most per request, and names known to
-    # be taken were made distinct before sending: renames cost no second batch request
+    # creates went by batches of 30 at most and one by one (singles spend the allowance batches
+    # leave), each request with a requestid of QuickBooks' length; names known to be taken were
+    # made distinct before sending: renames cost no second request
     creates = [r for r in state.requests if r.path.endswith("/customer") and r.method == "POST"]
-    assert creates == []
     batches = [r for r in state.requests if r.path.endswith("/batch")]
+    assert batches and creates
+    assert all(r.requestid and len(r.requestid) <= 36 for r in batches)
+    assert all(r.requestid and len(r.requestid) <= 50 for r in creates)
     assert len(batches) <= 2050 // 30 + 6, len(batches)
+    assert len(creates) <= 2050 - 30 * (len(batches) - 6), (len(batches), len(creates))
 
 
 def test_scope_and_batch_size_are_respected(ctx, simulator):
@@ -604,4 +609,75 @@ def test_a_name_the_query_parser_refuses_blinds_no_neighbour(ctx, simulator):
     assert 1 <= len(refused) <= 7 and len(queries) > len(refused)
     counts = statuses(ctx, APPLICANT)
     assert counts[STATUS_SYNCED] == 850
+    assert_each_record_is_exactly_one_customer(ctx, simulator, expect_all_synced=False)
+
+
+# -- batches and single creates together ------------------------------------------------------
+
+
+def posts(simulator) -> tuple[list, list]:
+    """(batch requests, single creates) the simulator was sent."""
+    requests = [r for r in simulator.inspect().requests if r.method == "POST"]
+    return (
+        [r for r in requests if r.path.endswith("/batch")],
+        [r for r in requests if r.path.endswith("/customer")],
+    )
+
+
+def test_lanes_leave_a_slot_for_the_runs_look_ups():
+    assert lane_widths(10) == (4, 5)  # 4 batch workers, 5 single, 1 place for look-ups
+    assert sum(lane_widths(4)) == 3
+    assert lane_widths(2) == (2, 0) and lane_widths(1) == (1, 0)
+
+
+@pytest.fixture
+def tight(demo_engine, db_url, simulator, make_settings):
+    """QuickBooks' two windows shrunk so both bind within seconds: 60 requests of which 3
+    batch requests per 1 s, on the simulator and on the client alike."""
+    limits = {"requests_per_minute": 60, "batch_requests_per_minute": 3, "limit_window_s": 1.0}
+    for name, value in limits.items():
+        setattr(simulator.config, name, value)
+    service = open_service(
+        make_settings(
+            simulator,
+            db_url,
+            qbo_requests_per_minute=60,
+            qbo_batch_requests_per_minute=3,
+            qbo_limit_window_s=1.0,
+            qbo_limit_window_margin_s=0.25,
+        )
+    )
+    repair_planted_failures(service)
+    yield service
+    service.close()
+
+
+def test_batches_and_singles_share_both_windows_without_a_429_or_a_duplicate(tight, simulator):
+    result = tight.sync_engine(retry=FAST_RETRY).run(
+        SyncRequest(scope="all", operator="Test Registrar", limit=600, batch_size=100)
+    )
+    assert result.run.state == COMPLETED and result.run.synced == 600
+    state = simulator.inspect()
+    assert state.throttled_count == 0
+    batches, singles = posts(simulator)
+    assert batches and singles  # both lanes carried records
+    assert state.customer_count == 600
+    assert_each_record_is_exactly_one_customer(tight, simulator, expect_all_synced=False)
+
+
+def test_answers_lost_in_both_lanes_are_looked_up_not_created_again(ctx, simulator):
+    """Every create's answer is lost and the retries run out: the run stops with its records
+    "maybe sent", batch items and singles alike; the next run finds them, creates none twice."""
+    simulator.set_faults(drop_after_commit_rate=1.0, latency_ms=50, seed=5)
+    no_retry = RetryPolicy(attempts=1, initial_wait_s=0.01, max_wait_s=0.01)
+    first = run(ctx, retry=no_retry, limit=400, batch_size=100)
+    assert first.run.state == RunState.FAILED
+    batches, singles = posts(simulator)
+    assert any(r.dropped for r in batches) and any(r.dropped for r in singles)
+    assert statuses(ctx, APPLICANT)[STATUS_IN_PROGRESS] == 0
+    taken = simulator.inspect().customer_count
+    assert taken > 0
+    simulator.set_faults(drop_after_commit_rate=0.0, latency_ms=0)
+    second = run(ctx, limit=400, batch_size=100)
+    assert second.run.reconciled + second.run.adopted >= taken
     assert_each_record_is_exactly_one_customer(ctx, simulator, expect_all_synced=False)

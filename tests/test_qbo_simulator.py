@@ -639,6 +639,29 @@ def test_batch_requests_have_their_own_window(make_sim: Callable[..., QuickBooks
     assert api.create(DisplayName="Single still fine")
 
 
+def test_batch_requests_count_in_the_500_as_well_as_in_the_40(
+    make_sim: Callable[..., QuickBooksSimulator],
+) -> None:
+    """QuickBooks' rule: batch requests are counted in the requests-per-minute window too."""
+    sim = make_sim(requests_per_minute=4, batch_requests_per_minute=3)
+    api = Api(sim)
+    assert api.create(DisplayName="Single 1")
+    assert api.batch(creates(["B1"])).status_code == 200
+    assert api.batch(creates(["B2"])).status_code == 200
+    assert api.batch(creates(["B3"])).status_code == 200
+    assert api.batch(creates(["B4"])).status_code == 429  # the batch window (3) is full
+    # one single has gone: the three batches filled the request window (4) too
+    assert api.post("/customer", {"DisplayName": "Single 2"}).status_code == 429
+    sim2 = make_sim(requests_per_minute=3, batch_requests_per_minute=5)
+    api2 = Api(sim2)
+    for name in ("C1", "C2", "C3"):
+        assert api2.batch(creates([name])).status_code == 200
+    # 3 batches of the 5 allowed, but 3 requests of 3: the request window refuses the 4th
+    assert api2.batch(creates(["C4"])).status_code == 429
+    assert sim.inspect().throttled_count == 2 and sim2.inspect().throttled_count == 1
+    assert sim2.inspect().customer_count == 3
+
+
 def test_max_concurrent_with_latency(make_sim: Callable[..., QuickBooksSimulator]) -> None:
     sim = make_sim(max_concurrent=2)
     token = access_token(sim)

@@ -4,6 +4,7 @@ idempotency, queries, batches, and the audit trail it leaves."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -28,7 +29,7 @@ from sync_core.quickbooks.errors import (
     ThrottledError,
     ValidationError,
 )
-from sync_core.quickbooks.limiter import Limits, RealmLimiter
+from sync_core.quickbooks.limiter import Lane, Limits, MemoryWindows, RealmLimiter
 from sync_core.quickbooks.oauth import QuickBooksConnection
 from sync_core.quickbooks.ports import TokenSet
 from sync_core.settings import Secret
@@ -349,3 +350,80 @@ def test_the_access_token_is_taken_after_the_limiter_wait(simulator, empty_engin
     state = simulator.inspect()
     assert state.unauthorized_count == 0
     assert state.refreshes == 2  # the bootstrap, then a renewal when the turn came
+
+
+# -- the limiter's lanes: batches, ordinary requests and single creates ---------------------
+
+
+def test_quickbooks_500_are_split_between_batch_requests_and_the_rest():
+    """Batch requests count in QuickBooks' 500 too: 40 of the 500 are theirs, the other 460
+    everyone else's, single creates leaving a tenth of those to the look-ups."""
+    limits = Limits()
+    assert limits.others_per_window == 460 and limits.spare_per_window == 414
+    assert limits.windows_of(Lane.BATCH) == (("batches", 40), ("requests", 500))
+    assert limits.windows_of(Lane.REQUEST) == (("others", 460), ("requests", 500))
+    assert limits.windows_of(Lane.SPARE) == (("others", 414), ("requests", 500))
+    assert limits.records_per_window == 40 * 30 + 414
+    # limits shrunk below the batch limit still leave every lane a place
+    assert Limits(requests_per_minute=1).spare_per_window == 1
+
+
+def test_single_creates_stop_short_and_leave_the_rest_to_look_ups():
+    windows = MemoryWindows()
+    limits = Limits(requests_per_minute=14, batch_requests_per_minute=4)  # 10 others, 9 spare
+    limiter = RealmLimiter(limits, windows, "realm")
+    for _ in range(limits.spare_per_window):
+        with limiter.slot(Lane.SPARE):
+            pass
+    now = time.time()
+    assert windows.take("realm:others", limits.spare_per_window, 61.0, now) > 0  # a 10th waits
+    with limiter.slot(Lane.REQUEST):  # a look-up still goes at once
+        pass
+    for _ in range(limits.batch_requests_per_minute):  # and so do the batches
+        with limiter.slot(Lane.BATCH):
+            pass
+    assert len(windows.stamps("realm:requests", 61.0, time.time())) == 14  # QuickBooks' 500
+    assert len(windows.stamps("realm:batches", 61.0, time.time())) == 4
+
+
+def test_a_request_takes_its_places_in_all_its_windows_or_none():
+    windows = MemoryWindows()
+    now = time.time()
+    assert windows.take_all([("a", 1), ("b", 2)], 60.0, now) == 0
+    assert windows.take_all([("b", 2), ("a", 1)], 60.0, now) > 0  # "a" is full ...
+    assert len(windows.stamps("b", 60.0, now)) == 1  # ... so "b" was not stamped either
+
+
+class GatedWindows(MemoryWindows):
+    """Windows whose batch window stays full until opened."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = threading.Event()
+        self.opened = threading.Event()
+
+    def take_all(self, windows, window_s: float, now: float) -> float:
+        if any(key.endswith(":batches") for key, _ in windows) and not self.opened.is_set():
+            self.asked.set()
+            return 0.02
+        return super().take_all(windows, window_s, now)
+
+
+def test_a_request_waiting_for_its_window_holds_no_concurrency_slot():
+    """A batch waiting for the batch window never keeps a single create from its slot."""
+    windows = GatedWindows()
+    limiter = RealmLimiter(Limits(max_concurrent=1), windows, "realm")
+    sent = threading.Event()
+
+    def batch() -> None:
+        with limiter.slot(Lane.BATCH):
+            sent.set()
+
+    waiting = threading.Thread(target=batch, daemon=True)
+    waiting.start()
+    assert windows.asked.wait(10)
+    with limiter.slot(Lane.SPARE):  # the one slot there is: free while the batch waits
+        assert not sent.is_set()
+    windows.opened.set()
+    waiting.join(10)
+    assert sent.is_set()

@@ -1,4 +1,5 @@
-"""Stage 5, send: one batch request of up to 30 creates, and what comes back.
+"""Stage 5, send: one batch request of up to 30 creates, or one single create, and what comes
+back.
 
 ``send_chunk`` runs on a worker thread and touches no database; it never raises. A 6240 (the
 name is taken) adopts the holder when it is this record, else sends the record again under a
@@ -19,8 +20,9 @@ from sync_core.quickbooks.client import RetryPolicy
 from sync_core.quickbooks.errors import AuthenticationError, NetworkError
 from sync_core.quickbooks.ports import CallContext
 from sync_core.store.record_state import Attempt
-from sync_core.sync.outcomes import Pending, batch_requestid
-from sync_core.sync.send import send_chunk
+from sync_core.sync.existing import find_existing
+from sync_core.sync.outcomes import Pending, batch_requestid, single_requestid
+from sync_core.sync.send import send_chunk, send_single
 
 FAST_RETRY = RetryPolicy(attempts=3, initial_wait_s=0.01, max_wait_s=0.05)
 CONTEXT = CallContext(run_id=1)
@@ -212,3 +214,79 @@ def test_a_clash_with_our_own_inactive_customer_is_adopted(context, client, simu
     [link] = outcome.linked
     assert link.qk_id == ours["Id"] and link.adopted_because
     assert simulator.inspect().customer_count == 1
+
+
+# -- single creates: a record alone, as safe as a batch item ---------------------------------
+
+
+def single_requests(simulator) -> list:
+    return [
+        r
+        for r in simulator.inspect().requests
+        if r.path.endswith("/customer") and r.method == "POST"
+    ]
+
+
+def test_a_single_create_is_one_post_with_a_requestid_of_its_own(context, client, simulator):
+    [one] = new_records(context, 1, first_row=401)
+    outcome = send_single(client, one, CONTEXT)
+    assert outcome.failed == [] and outcome.fatal is None
+    [link] = outcome.linked
+    assert link.pending == one and link.adopted_because is None
+    [request] = single_requests(simulator)
+    assert request.requestid == single_requestid(one)
+    assert request.requestid.startswith("s-") and len(request.requestid) <= 50
+    assert batch_requests(simulator) == []
+    # sent again (a retry after a lost answer): QuickBooks' first answer, no second customer
+    again = send_single(client, one, CONTEXT)
+    assert [x.qk_id for x in again.linked] == [link.qk_id]
+    assert simulator.inspect().customer_count == 1
+
+
+def test_a_single_whose_answer_is_lost_is_retried_without_a_second_customer(
+    context, client, simulator
+):
+    [one] = new_records(context, 1, first_row=402)
+    simulator.set_faults(drop_after_commit_rate=1.0)
+    outcome = send_single(client, one, CONTEXT)
+    assert len(outcome.linked) == 1
+    state = simulator.inspect()
+    assert state.dropped_responses == 1 and state.requestid_replays == 1
+    assert state.customer_count == 1
+
+
+def test_a_single_that_never_gets_an_answer_is_found_by_look_up_not_sent_again(context, simulator):
+    """The retries run out with the answer lost: the run stops with the record "maybe sent",
+    and the look-up done before any resend finds the customer QuickBooks did create."""
+    client = context.client(RetryPolicy(attempts=1, initial_wait_s=0.01, max_wait_s=0.01))
+    [one] = new_records(context, 1, first_row=403)
+    simulator.set_faults(drop_after_commit_rate=1.0)
+    outcome = send_single(client, one, CONTEXT)
+    assert isinstance(outcome.fatal, NetworkError)
+    assert outcome.maybe_sent == [one] and outcome.linked == outcome.failed == []
+    simulator.set_faults(drop_after_commit_rate=0.0)
+    next_try = replace(one, attempt=replace(one.attempt, attempt=2, previously_unknown=True))
+    existing, conflicts = find_existing(client, [next_try], CONTEXT)
+    assert conflicts == [] and one.ref in existing
+    assert simulator.inspect().customer_count == 1
+
+
+def test_a_single_clash_is_resolved_as_a_batch_item_would_be(context, client, simulator):
+    client.create_customer({"DisplayName": "Ada Lovelace"})  # a stranger holds the name
+    ada = record(context, 404, "Ada", "Lovelace")
+    outcome = send_single(client, ada, CONTEXT)
+    assert outcome.linked == [] and outcome.failed == []
+    [again] = outcome.requeue
+    assert again.mapped.renamed_from == "Ada Lovelace"
+    resent = send_single(client, again, CONTEXT)
+    assert len(resent.linked) == 1
+    assert simulator.inspect().customer_count == 2
+
+
+def test_a_single_quickbooks_refuses_fails_alone_and_knowingly(context, client, monkeypatch):
+    [one] = new_records(context, 1, first_row=405)
+    bad = replace(one, mapped=replace(one.mapped, payload={**one.mapped.payload, "Id": "x"}))
+    outcome = send_single(client, bad, CONTEXT)
+    assert outcome.fatal is None and outcome.linked == []
+    [failed] = outcome.failed
+    assert failed.ref == one.ref and failed.outcome_unknown is False

@@ -66,6 +66,12 @@ def batch_posts(sim, since: int) -> list:
     return [r for r in sim.inspect().requests[since:] if r.path.endswith("/batch")]
 
 
+def single_posts(sim, since: int) -> list:
+    """Updates sent one by one, beside the batches (in the requests batches leave)."""
+    requests = sim.inspect().requests[since:]
+    return [r for r in requests if r.path.endswith("/customer") and r.method == "POST"]
+
+
 def reads(sim, since: int) -> list:
     return [r for r in sim.inspect().requests[since:] if r.path.endswith("/query")]
 
@@ -177,7 +183,9 @@ def simulator_value(name):
     }[name]
 
 
-def test_updates_go_30_to_a_batch_with_requestids_and_one_read_per_1000(ctx, simulator):
+def test_updates_go_30_to_a_batch_the_rest_alone_with_requestids_and_one_read_per_1000(
+    ctx, simulator
+):
     sync(ctx)
     changed = random.Random(3).sample(range(1, 851), 65)
     table = ctx.schema.applicants
@@ -191,8 +199,12 @@ def test_updates_go_30_to_a_batch_with_requestids_and_one_read_per_1000(ctx, sim
     run = sync(ctx, include_updates=True)
     assert (run.updated, run.unchanged, run.failed) == (65, 1985, 0)
     batches = batch_posts(simulator, start)
-    assert len(batches) == 3  # 30 + 30 + 5
+    assert len(batches) == 2  # 30 + 30, the singles' share (about a quarter) alone
     assert all(len(b.requestid) <= 36 and b.requestid.startswith("u-") for b in batches)
+    singles = single_posts(simulator, start)
+    assert len(singles) == 5
+    assert all(len(r.requestid) <= 50 and r.requestid.startswith("us-") for r in singles)
+    assert len({r.requestid for r in singles}) == 5
     assert len(reads(simulator, start)) == 1  # the 65 customers in one query
     mails = [c.get("PrimaryEmailAddr", {}).get("Address") for c in customers(simulator).values()]
     assert mails.count("new.mail@example.org") == 65
@@ -224,9 +236,10 @@ def test_a_stale_synctoken_is_read_again_and_the_change_applied_once_more(
     # finance's edit survived our re-applied change (which sends the phone only)
     assert after["Notes"].endswith("\nScholarship") and "RegNo: " in after["Notes"]
     assert int(after["SyncToken"]) == int(edited[0]["SyncToken"]) + 1
-    assert len(batch_posts(simulator, start)) == 2  # the 5010, then the re-applied update
-    audit = [a for a in ctx.audit.recent(50) if a["operation"] == "batch"]
-    assert any("5010" in (a["error_message"] or "") for a in audit)
+    # one update goes alone: the 5010, then the re-applied update
+    assert len(single_posts(simulator, start)) == 2 and batch_posts(simulator, start) == []
+    audit = [a for a in ctx.audit.recent(50) if a["operation"] == "customer.update"]
+    assert any(a["error_code"] == "5010" for a in audit)
 
 
 def test_gone_or_inactive_customers_are_reported_never_recreated_or_reactivated(ctx, simulator):

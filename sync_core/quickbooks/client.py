@@ -40,7 +40,7 @@ from sync_core.quickbooks.errors import (
     fault_from_xml,
     retry_after_seconds,
 )
-from sync_core.quickbooks.limiter import Limits, RealmLimiter, limiter_for
+from sync_core.quickbooks.limiter import Lane, Limits, RealmLimiter, limiter_for
 from sync_core.quickbooks.ports import AuditEntry, Auditor, CallContext, TokenProvider
 
 MAX_BATCH_ITEMS = defaults.MAX_BATCH_ITEMS
@@ -132,7 +132,7 @@ class QuickBooksClient:
         token: Callable[[], str],
         json_body: Any,
         text_body: str | None,
-        batch: bool,
+        lane: Lane,
         context: CallContext,
         attempt: int,
     ) -> Any:
@@ -149,7 +149,7 @@ class QuickBooksClient:
         error: QuickBooksError | None = None
         body: Any = None
         try:
-            with self.limiter.slot(batch=batch):
+            with self.limiter.slot(lane):
                 headers["Authorization"] = f"Bearer {token()}"
                 response = self._session().request(
                     method,
@@ -210,7 +210,7 @@ class QuickBooksClient:
         json_body: Any = None,
         text_body: str | None = None,
         requestid: str | None = None,
-        batch: bool = False,
+        lane: Lane = Lane.REQUEST,
         context: CallContext | None = None,
     ) -> Any:
         all_params = {"minorversion": str(self.minor_version), **(params or {})}
@@ -235,7 +235,7 @@ class QuickBooksClient:
                 "params": all_params,
                 "json_body": json_body,
                 "text_body": text_body,
-                "batch": batch,
+                "lane": lane,
                 "context": context,
             }
             try:
@@ -287,7 +287,10 @@ class QuickBooksClient:
         *,
         requestid: str | None = None,
         context: CallContext | None = None,
+        lane: Lane = Lane.REQUEST,
     ) -> dict[str, Any]:
+        """One create. A run's single creates go as :attr:`Lane.SPARE`: they spend only the
+        allowance batches and look-ups leave."""
         body = self._request(
             "POST",
             "customer",
@@ -295,6 +298,7 @@ class QuickBooksClient:
             params=self._customer_params(),
             json_body=dict(customer),
             requestid=requestid,
+            lane=lane,
             context=context,
         )
         return body["Customer"]
@@ -317,6 +321,7 @@ class QuickBooksClient:
         *,
         requestid: str | None = None,
         context: CallContext | None = None,
+        lane: Lane = Lane.REQUEST,
     ) -> dict[str, Any]:
         """Sparse update: only ``changes`` are touched."""
         payload = {**changes, "Id": str(customer_id), "SyncToken": str(sync_token), "sparse": True}
@@ -327,6 +332,7 @@ class QuickBooksClient:
             params=self._customer_params(),
             json_body=payload,
             requestid=requestid,
+            lane=lane,
             context=context,
         )
         return body["Customer"]
@@ -417,7 +423,7 @@ class QuickBooksClient:
             params=self._customer_params(),
             json_body={"BatchItemRequest": [dict(i) for i in items]},
             requestid=requestid,
-            batch=True,
+            lane=Lane.BATCH,
             context=context,
         )
         results: dict[str, BatchItemResult] = {}

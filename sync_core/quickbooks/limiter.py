@@ -12,26 +12,47 @@ this replaced, keeps its buckets in one process or in stores MySQL is not among.
 concurrency cap (10 at a time) is per process: a second process is a one-record retry or a
 schedule, far from 10 requests in flight.
 
-The limiter also answers how long a request waits now and when a number of batch requests can
-all have been sent: the run's progress shows "waiting for QuickBooks' limit" and an ETA from
-that schedule, not from the last second's rate.
+QuickBooks' 500 include the batch requests, so the 500 are split in two windows: 40 for batch
+requests (their own limit) and the other 460 for everything else, so that no kind of request
+can crowd the other out. A third window counts all 500, as QuickBooks does (a process of an
+older version that shares the database counts only that one). Each request is a
+:class:`Lane`: a batch request; an ordinary request (a look-up, a read, an update); or a *spare*
+one, a single create or update that only spends what the look-ups leave: spare requests stop a
+tenth short of the 460 (:data:`~sync_core.defaults.SPARE_LEAVES_FOR_LOOKUPS`), so the look-ups
+that feed the batches always get through. A request waiting for room in a window holds no
+concurrency slot: a batch waiting for its window never blocks a single create, nor the other
+way round.
+
+The limiter also answers how long a request waits now and when a number of records can all
+have been sent: the run's progress shows "waiting for QuickBooks' limit" and an ETA from that
+schedule, not from the last second's rate.
 """
 
 from __future__ import annotations
 
+import enum
 import math
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sync_core import defaults
 from sync_core.quickbooks.ports import WindowStore
 
-REQUESTS = "requests"
-BATCHES = "batches"
+REQUESTS = "requests"  # every request, batches included: QuickBooks' 500
+BATCHES = "batches"  # batch requests: QuickBooks' 40
+OTHERS = "others"  # every request but batches: the 500 less the 40
+
+
+class Lane(enum.Enum):
+    """What kind of request asks for a place: which windows it is counted in."""
+
+    BATCH = "batch"  # a batch request
+    REQUEST = "request"  # any other request: a look-up, a read, a one-record push
+    SPARE = "spare"  # a single create/update of a run: only what the look-ups leave
 
 
 @dataclass(frozen=True)
@@ -47,9 +68,36 @@ class Limits:
         return self.window_s + self.window_margin_s
 
     @property
+    def others_per_window(self) -> int:
+        """The requests that are not batch requests: the 500 less the 40 (all of them when
+        limits shrunk for a test leave none)."""
+        others = self.requests_per_minute - self.batch_requests_per_minute
+        return others if others > 0 else self.requests_per_minute
+
+    @property
+    def spare_per_window(self) -> int:
+        """How many of those single creates/updates may take: all but a share left to the
+        look-ups a run needs to feed its batches (all when that would leave none)."""
+        others = self.others_per_window
+        spare = others - math.ceil(others * defaults.SPARE_LEAVES_FOR_LOOKUPS)
+        return spare if spare > 0 else others
+
+    @property
+    def records_per_window(self) -> int:
+        """Records a window can carry at most: full batches plus single creates."""
+        return self.batch_requests_per_minute * defaults.MAX_BATCH_ITEMS + self.spare_per_window
+
+    @property
     def records_per_minute_ceiling(self) -> int:
-        """What batches of 30 can reach at most under these limits."""
-        return int(self.batch_requests_per_minute * defaults.MAX_BATCH_ITEMS * 60 / self.window_s)
+        """What batches of 30 and single creates can reach at most under these limits."""
+        return int(self.records_per_window * 60 / self.window_s)
+
+    def windows_of(self, lane: Lane) -> tuple[tuple[str, int], ...]:
+        """(window, limit) a request of ``lane`` takes a place in, the one that binds first."""
+        if lane is Lane.BATCH:
+            return ((BATCHES, self.batch_requests_per_minute), (REQUESTS, self.requests_per_minute))
+        others = self.others_per_window if lane is Lane.REQUEST else self.spare_per_window
+        return ((OTHERS, others), (REQUESTS, self.requests_per_minute))
 
 
 class MemoryWindows:
@@ -66,12 +114,21 @@ class MemoryWindows:
         return stamps
 
     def take(self, key: str, limit: int, window_s: float, now: float) -> float:
+        return self.take_all([(key, limit)], window_s, now)
+
+    def take_all(self, windows: Sequence[tuple[str, int]], window_s: float, now: float) -> float:
         with self._lock:
-            stamps = self._window(key, window_s, now)
-            if len(stamps) < limit:
+            now = max(now, time.time())
+            found = [(self._window(key, window_s, now), limit) for key, limit in windows]
+            wait = max(
+                (s[len(s) - limit] + window_s - now for s, limit in found if len(s) >= limit),
+                default=0.0,
+            )
+            if wait > 0:
+                return wait
+            for stamps, _ in found:
                 stamps.append(now)
-                return 0.0
-            return stamps[len(stamps) - limit] + window_s - now
+            return 0.0
 
     def stamps(self, key: str, window_s: float, now: float) -> list[float]:
         with self._lock:
@@ -92,28 +149,34 @@ class RealmLimiter:
     def _key(self, kind: str) -> str:
         return f"{self.realm_id}:{kind}"
 
-    def _take(self, kind: str, limit: int) -> None:
-        window = self.limits.counted_window_s
+    @contextmanager
+    def slot(self, lane: Lane = Lane.REQUEST) -> Iterator[None]:
+        """Hold one concurrent slot and a place in every window of ``lane`` for one request.
+
+        The places are stamped all at once, only while the request holds its concurrency slot,
+        just before it leaves (never while it queues). When a window is full, the slot is given
+        back while the request waits: the slot is for requests on their way, not for those
+        waiting.
+        """
+        windows = [(self._key(kind), limit) for kind, limit in self.limits.windows_of(lane)]
+        span = self.limits.counted_window_s
         while True:
-            wait = self.windows.take(self._key(kind), limit, window, time.time())
+            self._slots.acquire()
+            try:
+                wait = self.windows.take_all(windows, span, time.time())
+            except BaseException:
+                self._slots.release()
+                raise
             if wait <= 0:
-                return
+                break
+            self._slots.release()
             with self._waiting_lock:
                 self._waiting_until = max(self._waiting_until, time.time() + wait)
             time.sleep(min(wait, 1.0))  # short naps: another process may free a place first
-
-    @contextmanager
-    def slot(self, *, batch: bool = False) -> Iterator[None]:
-        """Hold one concurrent slot and one place in the window(s) for one HTTP request.
-
-        The concurrency slot is taken first, so a request is stamped in the window only when
-        it is about to leave, never while it queues for a slot.
-        """
-        with self._slots:
-            if batch:
-                self._take(BATCHES, self.limits.batch_requests_per_minute)
-            self._take(REQUESTS, self.limits.requests_per_minute)
+        try:
             yield
+        finally:
+            self._slots.release()
 
     def waiting_s(self) -> float:
         """How long requests of this process wait for the limit now (0 when none waits)."""
@@ -157,9 +220,14 @@ def estimate_eta_s(
     limiter: RealmLimiter, remaining: int, records_per_s: float, per_batch: int
 ) -> float | None:
     """The ETA of ``remaining`` records: the later of the limiter's schedule and the pace the
-    run has shown over its whole length (network and QuickBooks' own speed)."""
+    run has shown over its whole length (network and QuickBooks' own speed). Batches carry
+    their share of the records, single creates the rest, in step with them."""
     if remaining <= 0:
         return 0.0
-    schedule = limiter.waiting_s() + limiter.batches_ready_in_s(math.ceil(remaining / per_batch))
+    limits = limiter.limits
+    by_batch = limits.batch_requests_per_minute * per_batch
+    share = by_batch / max(by_batch + limits.spare_per_window, 1)
+    batches = math.ceil(remaining * share / per_batch)
+    schedule = limiter.waiting_s() + limiter.batches_ready_in_s(batches)
     pace = remaining / records_per_s if records_per_s > 0 else None
     return max(schedule, pace) if pace is not None else (schedule or None)

@@ -8,6 +8,7 @@ travel as :class:`~sync_core.domain.secret.Secret` so that no log line or error 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -140,6 +141,13 @@ class WindowStore(Protocol):
     def take(self, key: str, limit: int, window_s: float, now: float) -> float:
         """Stamp one request in ``key``'s window if fewer than ``limit`` are in it (answers 0),
         else answer how many seconds until a place frees (nothing is stamped)."""
+        ...
+
+    def take_all(self, windows: Sequence[tuple[str, int]], window_s: float, now: float) -> float:
+        """Stamp one request in every ``(key, limit)`` window at once if each has room (answers
+        0), else answer how many seconds until all may have a place (nothing is stamped). The
+        stamp is the time the places are had (``now`` at the earliest): a request leaves right
+        after, so QuickBooks never counts it much later than it is stamped here."""
         ...
 
     def stamps(self, key: str, window_s: float, now: float) -> list[float]:

@@ -2,12 +2,15 @@
 (the dashboard, the CLI, the API, a schedule) draws from one allowance per company.
 
 Each request leaves a timestamp row; a window is the rows of its key younger than its length.
-Taking a place is one short transaction serialised on the key's guard row (``FOR UPDATE`` on
-MySQL/MariaDB, the write lock on SQLite): prune the expired stamps, count, stamp or say how
-long to wait.
+Taking a place is one short transaction serialised on the keys' guard rows (``FOR UPDATE`` on
+MySQL/MariaDB, the write lock on SQLite): prune the expired stamps, count, stamp every window of
+the request at once or say how long to wait.
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -49,31 +52,41 @@ class DatabaseWindows:
         self._guarded.add(key)
 
     def take(self, key: str, limit: int, window_s: float, now: float) -> float:
-        self._guard(key)
+        return self.take_all([(key, limit)], window_s, now)
+
+    def take_all(self, windows: Sequence[tuple[str, int]], window_s: float, now: float) -> float:
+        for key, _ in windows:
+            self._guard(key)
+        keys = sorted(key for key, _ in windows)  # one order for every process: no deadlock
         with write_transaction(self.engine) as conn:
-            guard = sa.select(rate_guards.c.window_key).where(rate_guards.c.window_key == key)
+            guard = sa.select(rate_guards.c.window_key).where(rate_guards.c.window_key.in_(keys))
             if conn.dialect.name != "sqlite":
-                guard = guard.with_for_update()
-            conn.execute(guard)
-            conn.execute(
-                rate_stamps.delete().where(
-                    rate_stamps.c.window_key == key, rate_stamps.c.at <= now - window_s
+                guard = guard.order_by(rate_guards.c.window_key).with_for_update()
+            conn.execute(guard).all()
+            now = max(now, time.time())  # the places are had now, however long the lock took
+            wait = 0.0
+            for key, limit in windows:
+                conn.execute(
+                    rate_stamps.delete().where(
+                        rate_stamps.c.window_key == key, rate_stamps.c.at <= now - window_s
+                    )
                 )
-            )
-            count = conn.execute(
-                sa.select(sa.func.count()).where(rate_stamps.c.window_key == key)
-            ).scalar_one()
-            if count < limit:
-                conn.execute(rate_stamps.insert().values(window_key=key, at=now))
-                return 0.0
-            oldest = conn.execute(
-                sa.select(rate_stamps.c.at)
-                .where(rate_stamps.c.window_key == key)
-                .order_by(rate_stamps.c.at)
-                .offset(count - limit)
-                .limit(1)
-            ).scalar_one()
-        return float(oldest) + window_s - now
+                count = conn.execute(
+                    sa.select(sa.func.count()).where(rate_stamps.c.window_key == key)
+                ).scalar_one()
+                if count >= limit:
+                    oldest = conn.execute(
+                        sa.select(rate_stamps.c.at)
+                        .where(rate_stamps.c.window_key == key)
+                        .order_by(rate_stamps.c.at)
+                        .offset(count - limit)
+                        .limit(1)
+                    ).scalar_one()
+                    wait = max(wait, float(oldest) + window_s - now)
+            if wait > 0:
+                return wait
+            conn.execute(rate_stamps.insert(), [{"window_key": k, "at": now} for k, _ in windows])
+        return 0.0
 
     def stamps(self, key: str, window_s: float, now: float) -> list[float]:
         with self.engine.connect() as conn:

@@ -21,6 +21,7 @@ from sync_core.store.record_state import Attempt
 from sync_core.sync.request import Progress
 
 REQUESTID_MAX = 36  # QuickBooks' limit for a batch's requestid
+SINGLE_REQUESTID_MAX = 50  # and for any other request's
 
 
 @dataclass(frozen=True)
@@ -152,3 +153,12 @@ def batch_requestid(chunk: Sequence[Pending]) -> str:
     )
     digest = hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()
     return ("b-" + digest)[:REQUESTID_MAX]
+
+
+def single_requestid(pending: Pending) -> str:
+    """A single create's requestid: the record at its attempt under its name, as for a batch
+    (within QuickBooks' 50 characters; "s-" keeps it apart from any batch's)."""
+    mapped = pending.mapped
+    part = f"{mapped.kind}:{mapped.row_id}:{pending.attempt.attempt}:{mapped.display_name}"
+    digest = hashlib.sha256(part.encode("utf-8")).hexdigest()
+    return ("s-" + digest)[:SINGLE_REQUESTID_MAX]

@@ -6,7 +6,9 @@ maps now differs from what was last sent (:mod:`sync_core.store.sent`), when it 
 compared (synced before the product remembered what it sent: its customer's fields as read
 stand for what was sent, the lazy first comparison), or when it is marked for a re-push. Its
 customer is read by Id (one query per 1,000), and only the mapped fields that changed are sent,
-as sparse updates carrying the Id and SyncToken, 30 to a batch request. Nothing outside the
+as sparse updates carrying the Id and SyncToken, 30 to a batch request, and beside the batches
+one by one (``POST /customer``) in the requests batches leave unused, each kind from workers of
+its own (:mod:`sync_core.sync.lanes`). Nothing outside the
 mapping is ever sent: balances, terms, addresses, other custom fields and finance's own lines in
 Notes stay as they are.
 
@@ -17,7 +19,7 @@ follows the clash rules of :mod:`sync_core.sync.names`.
 
 Updates need no claim: the record stays at 1 (it has its customer), the company's run lock
 keeps any other run away, and an update is safe to repeat (the same fields, the same values;
-the batch's ``requestid`` comes from the records, their customers' SyncTokens and what is sent).
+the ``requestid`` comes from the records, their customers' SyncTokens and what is sent).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from sync_core import defaults
@@ -45,7 +48,7 @@ from sync_core.mis import enrolment, tracking
 from sync_core.mis.linked import linked_pages
 from sync_core.mis.reader import fetch_records
 from sync_core.quickbooks import query as q
-from sync_core.quickbooks.client import MAX_BATCH_ITEMS, QuickBooksClient
+from sync_core.quickbooks.client import MAX_BATCH_ITEMS, BatchItemResult, QuickBooksClient
 from sync_core.quickbooks.errors import (
     AuthenticationError,
     DuplicateNameError,
@@ -53,12 +56,14 @@ from sync_core.quickbooks.errors import (
     QuickBooksError,
     StaleObjectError,
 )
+from sync_core.quickbooks.limiter import Lane
 from sync_core.quickbooks.ports import CallContext
 from sync_core.store import record_state, sent
 from sync_core.store.runs import RunError, RunHistory
 from sync_core.sync.claim import Databases
+from sync_core.sync.lanes import lane_widths, split_for_lanes
 from sync_core.sync.names import NamesInFlight
-from sync_core.sync.outcomes import REQUESTID_MAX, Failed, errors_text
+from sync_core.sync.outcomes import REQUESTID_MAX, SINGLE_REQUESTID_MAX, Failed, errors_text
 from sync_core.sync.request import Progress, SyncRequest
 
 log = logging.getLogger(__name__)
@@ -357,14 +362,41 @@ def update_requestid(items: Sequence[Planned]) -> str:
     return ("u-" + digest)[:REQUESTID_MAX]
 
 
+def single_update_requestid(planned: Planned) -> str:
+    """A single update's requestid, as a batch's but within QuickBooks' 50 characters and apart
+    from any batch's ("us-"): a retried update gets the first answer."""
+    part = update_requestid([planned])
+    digest = hashlib.sha256(part.encode("utf-8")).hexdigest()
+    return ("us-" + digest)[:SINGLE_REQUESTID_MAX]
+
+
 def send_updates(
     client: QuickBooksClient, items: Sequence[Planned], context: CallContext
 ) -> UpdateOutcome:
     """One batch request of up to 30 sparse updates, and one more try of those QuickBooks
     found stale (5010: re-read, re-planned) or whose name was taken (6240: the distinct name).
     Never raises: a bug must not lose the batch."""
+    return _guarded(items, lambda: _send(client, items, context))
+
+
+def send_update_singles(
+    client: QuickBooksClient, items: Sequence[Planned], context: CallContext
+) -> UpdateOutcome:
+    """Sparse updates one request each (``POST /customer``), one after the other, in the
+    allowance batches leave (:attr:`Lane.SPARE`); their answers are handled as a batch's items
+    are. When the run must stop, those not sent yet are left unsent. Never raises."""
+    outcome = UpdateOutcome()
+    for n, p in enumerate(items):
+        if outcome.fatal is not None:
+            outcome.unsent += items[n:]
+            break
+        outcome.extend(_guarded([p], partial(_send, client, [p], context, single=True)))
+    return outcome
+
+
+def _guarded(items: Sequence[Planned], send: Callable[[], UpdateOutcome]) -> UpdateOutcome:
     try:
-        return _send(client, items, context)
+        return send()
     except Exception as exc:
         log.exception("unexpected error sending a batch of %d updates", len(items))
         return UpdateOutcome(
@@ -380,13 +412,38 @@ def send_updates(
         )
 
 
+def _single(
+    client: QuickBooksClient, planned: Planned, context: CallContext
+) -> dict[str, BatchItemResult]:
+    """One sparse update by ``POST /customer``, answered as a batch of one: a refusal of the
+    record is its item's fault; only what stops the run is raised."""
+    customer = planned.item("0")["Customer"]
+    try:
+        answer = client.update_customer(
+            customer.pop("Id"),
+            customer.pop("SyncToken"),
+            {k: v for k, v in customer.items() if k != "sparse"},
+            requestid=single_update_requestid(planned),
+            context=context,
+            lane=Lane.SPARE,
+        )
+    except QuickBooksError as exc:
+        if stops_run(exc):
+            raise
+        return {"0": BatchItemResult("0", error=exc)}
+    return {"0": BatchItemResult("0", entity=answer)}
+
+
 def _send(
-    client: QuickBooksClient, items: Sequence[Planned], context: CallContext
+    client: QuickBooksClient, items: Sequence[Planned], context: CallContext, single: bool = False
 ) -> UpdateOutcome:
     outcome = UpdateOutcome()
     batch = [p.item(str(n)) for n, p in enumerate(items)]
     try:
-        results = client.batch(batch, requestid=update_requestid(items), context=context)
+        if single:
+            results = _single(client, items[0], context)
+        else:
+            results = client.batch(batch, requestid=update_requestid(items), context=context)
     except QuickBooksError as exc:
         if stops_run(exc):
             outcome.fatal = exc
@@ -428,14 +485,14 @@ def _send(
                 error_failure(p.candidate.mapped, p.candidate.qk_id, result.error)
             )
     if stale:
-        outcome.extend(_reapply(client, stale, context))
+        outcome.extend(_reapply(client, stale, context, single))
     if again:
-        outcome.extend(_send(client, again, context))
+        outcome.extend(_send(client, again, context, single))
     return outcome
 
 
 def _reapply(
-    client: QuickBooksClient, stale: Sequence[Planned], context: CallContext
+    client: QuickBooksClient, stale: Sequence[Planned], context: CallContext, single: bool
 ) -> UpdateOutcome:
     """5010: the customers are read again and the same changes applied to them once more
     (only those QuickBooks does not hold already)."""
@@ -465,7 +522,7 @@ def _reapply(
         else:
             outcome.unchanged.append((p.candidate, decided))
     if again:
-        outcome.extend(_send(client, again, context))
+        outcome.extend(_send(client, again, context, single))
     return outcome
 
 
@@ -473,6 +530,12 @@ def _reapply(
 
 
 PublishFn = Callable[..., bool]
+
+
+@dataclass(frozen=True)
+class Pools:
+    batches: ThreadPoolExecutor
+    singles: ThreadPoolExecutor | None  # None: no single lane (fewer than three workers)
 
 
 def run_updates(
@@ -536,14 +599,19 @@ class UpdatePhase:
                 chunks.append(self.changed(kind, request.row_ids(kind)))
         if not chunks:
             return None, False
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="qbo-update") as pool:
+        batch_width, single_width = lane_widths(self.workers)
+        with (
+            ThreadPoolExecutor(batch_width, thread_name_prefix="qbo-update") as batches,
+            ThreadPoolExecutor(max(single_width, 1), thread_name_prefix="qbo-upd-one") as singles,
+        ):
+            pools = Pools(batches, singles if single_width else None)
             in_flight: dict[Future[UpdateOutcome], list[Planned]] = {}
             try:
                 for source in chunks:
                     for chunk in source:
                         if self.stopping:
                             break
-                        self.submit(pool, in_flight, self.decide(chunk))
+                        self.submit(pools, in_flight, self.decide(chunk))
                         self.drain(in_flight, keep=self.workers * 4)
                     if self.stopping:
                         break
@@ -786,16 +854,23 @@ class UpdatePhase:
 
     def submit(
         self,
-        pool: ThreadPoolExecutor,
+        pools: Pools,
         in_flight: dict[Future[UpdateOutcome], list[Planned]],
         planned: list[Planned],
     ) -> None:
-        for start in range(0, len(planned), MAX_BATCH_ITEMS):
-            chunk = planned[start : start + MAX_BATCH_ITEMS]
-            future = pool.submit(
-                send_updates, self.client, chunk, self.context(p.ref for p in chunk)
-            )
-            in_flight[future] = chunk
+        """Full batches of 30 to the batch workers; the singles' share of the allowance, 30 at
+        a time sent one by one, to the single workers."""
+        alone = split_for_lanes(len(planned), self.client.limiter.limits) if pools.singles else 0
+        lanes = (
+            (pools.singles, send_update_singles, planned[:alone]),
+            (pools.batches, send_updates, planned[alone:]),
+        )
+        for pool, send, items in lanes:
+            for start in range(0, len(items), MAX_BATCH_ITEMS):
+                chunk = items[start : start + MAX_BATCH_ITEMS]
+                assert pool is not None
+                future = pool.submit(send, self.client, chunk, self.context(p.ref for p in chunk))
+                in_flight[future] = chunk
 
     def drain(self, in_flight: dict[Future[UpdateOutcome], list[Planned]], keep: int) -> None:
         """Write back finished batches until at most ``keep`` are in flight. When the run
