@@ -113,3 +113,51 @@ def log_failure(log: logging.Logger, message: str, *args: object) -> None:
         log.exception(message, *args)
     else:
         log.error(message + ": %s", *args, told)
+
+
+# MySQL / MariaDB client and server errors that mean "this connection cannot be made", each as
+# what the operator reads and what to do. (Codes: CR_CONNECTION_ERROR 2002, CR_CONN_HOST_ERROR
+# 2003, CR_UNKNOWN_HOST 2005, CR_SERVER_GONE_ERROR 2006, CR_SERVER_LOST 2013,
+# ER_ACCESS_DENIED_ERROR 1045, ER_ACCESS_DENIED_NO_PASSWORD_ERROR 1698,
+# ER_DBACCESS_DENIED_ERROR 1044, ER_BAD_DB_ERROR 1049.)
+UNREACHABLE_CODES = frozenset({2002, 2003, 2005, 2006, 2013})
+_REFUSED_CONNECTIONS: dict[int, tuple[str, str]] = {
+    1045: (
+        "The database server refused the sign-in (access denied for this user and password)",
+        "Check the user name and password in the database URL.",
+    ),
+    1698: (
+        "The database server refused the sign-in (access denied for this user)",
+        "Check the user name and password in the database URL.",
+    ),
+    1044: (
+        "The database user may not use the database named in the URL",
+        "Grant the user access to that database, or check the database name in the URL.",
+    ),
+    1049: (
+        "The database named in the URL does not exist on the server",
+        "Check the database name in the URL (MIS_DATABASE_URL or SYNC_DATABASE_URL).",
+    ),
+}
+
+
+def _error_code(exc: BaseException) -> int | None:
+    orig = getattr(exc, "orig", None)
+    code = orig.args[0] if orig is not None and getattr(orig, "args", None) else None
+    return code if isinstance(code, int) else None
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Connection-level failures only (MySQL client errors 2002/2003/2005/2006/2013, SQLite
+    "unable to open"); a schema, grant or sign-in problem is not "unreachable"."""
+    code = _error_code(exc)
+    if code is not None:
+        return code in UNREACHABLE_CODES
+    return "unable to open" in str(getattr(exc, "orig", exc)).lower()
+
+
+def refused_connection(exc: BaseException) -> tuple[str, str] | None:
+    """(message, what to do) when the server answered but refused the connection: a wrong
+    password, a database that does not exist, no right to it. None for anything else."""
+    code = _error_code(exc)
+    return _REFUSED_CONNECTIONS.get(code) if code is not None else None

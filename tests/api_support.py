@@ -3,7 +3,8 @@
 ``small``: the product's service on a small demo MIS (30 applicants, 40 students: a full sync
 takes about a second) on SQLite and on MariaDB, connected to the QuickBooks simulator over HTTP.
 Its demo data keeps the MIS's own data-entry error (student row 7 has a blank RegNo), so a sync
-of students ends with one readable failure.
+of students ends with one readable failure; the demo's applicant whose name QuickBooks refuses
+is corrected, so a sync of applicants is clean.
 
 Local listeners stand in for the notification targets: an HTTP server that records what it is
 sent (``json://``), and an SMTP server (aiosmtpd) that records e-mails (``mailto://``).
@@ -21,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from sync_core.database import create_db_engine
 from sync_core.domain.access import Actor, Role
@@ -55,11 +57,20 @@ def closed_port() -> int:
 
 
 def make_small_mis(url: str) -> None:
-    from sync_core.demo.data import create_demo_database
+    from sync_core.demo.data import PLANTED_FAILURES, create_demo_database
 
     engine = create_db_engine(url)
     try:
         create_demo_database(engine, applicants=SMALL_APPLICANTS, students=SMALL_STUDENTS)
+        # the applicant whose name QuickBooks refuses is corrected: applicants sync cleanly
+        refused = next(f for f in PLANTED_FAILURES if f.column == "first_name")
+        table = sa.table(refused.table, sa.column("appl_Id"), sa.column("first_name"))
+        with engine.begin() as conn:
+            conn.execute(
+                table.update()
+                .where(table.c.appl_Id == refused.row_id)
+                .values(first_name="Clarisse")
+            )
     finally:
         engine.dispose()
 

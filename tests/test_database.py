@@ -56,3 +56,55 @@ def test_log_failure_keeps_sql_out_of_the_log(caplog):
     except KeyError:
         log_failure(log, "sync run %s failed", 8)
     assert "Traceback" in caplog.text  # other errors keep their traceback for the developer
+
+
+# ---------------------------------------------------------------- a MIS URL that is wrong
+
+
+def _cli(env_url: str, *args: str):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIS_", "SYNC_", "QBO_"))}
+    env["MIS_DATABASE_URL"] = env_url
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.run(
+        [sys.executable, "-m", "sync_core", *args],
+        env={**env, "PYTHONPATH": root},
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    "change, said",
+    [
+        (lambda url: url + "qbsync_no_such_database", "does not exist on the server"),
+        (
+            lambda url: url.replace("root@", "qbsync_nobody:wrong@") + "test",
+            "refused the sign-in",
+        ),
+    ],
+    ids=["no such database", "wrong user or password"],
+)
+def test_a_url_the_server_refuses_is_a_configuration_error_not_unreachable(
+    mariadb_server, change, said
+):
+    """The server answers, so 'Cannot reach the MIS database' would send the operator to the
+    wrong place; and it is no traceback: exit 2, one message, JSON when asked."""
+    import json
+
+    url = change(mariadb_server)
+    analyzed = _cli(url, "analyze", "--json")
+    assert analyzed.returncode == 2, analyzed.stderr
+    assert "Traceback" not in analyzed.stderr
+    error = json.loads(analyzed.stdout)["error"]
+    assert error["category"] == "configuration" and said in error["message"]
+    assert "Cannot reach" not in error["message"]
+    checked = json.loads(_cli(url, "check", "--json").stdout)
+    problems = [p["what"] for p in checked["data"]["problems"]]
+    assert any(said in p for p in problems) and not any("Cannot reach" in p for p in problems)
+    assert "wrong" not in analyzed.stdout + checked["data"]["mis_database"], "no password shown"

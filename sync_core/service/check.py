@@ -15,7 +15,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from sync_core.database import create_db_engine
+from sync_core.database import (
+    create_db_engine,
+    database_error_text,
+    is_unreachable,
+    refused_connection,
+)
 from sync_core.domain.errors import SyncError
 from sync_core.domain.kinds import APPLICANT, STUDENT
 from sync_core.domain.lookups import LOOKUPS
@@ -191,16 +196,29 @@ def run_check(settings: Settings) -> CheckReport:
     )
     try:
         _inspect(report, settings, engine, store)
-    except OperationalError:
+    except OperationalError as exc:
         report.reachable = False
-        report.problems.append(
-            Problem(
-                "error",
-                "Cannot reach the MIS database",
-                "Check MIS_DATABASE_URL (host, port, user, password, database) and that the "
-                "server is running.",
+        refused = refused_connection(exc)
+        if refused is not None:  # the server answered: it is reachable, the URL is wrong
+            report.problems.append(Problem("error", *refused))
+        elif is_unreachable(exc):
+            report.problems.append(
+                Problem(
+                    "error",
+                    "Cannot reach the MIS database",
+                    "Check MIS_DATABASE_URL (host, port) and that the server is running.",
+                )
             )
-        )
+        else:  # reachable, but an operation was refused (a grant, a lock): say which error
+            report.reachable = True
+            report.problems.append(
+                Problem(
+                    "error",
+                    database_error_text(exc) or "The database refused an operation",
+                    "Check the database user's grants (SELECT on the MIS tables), then run "
+                    "the check again.",
+                )
+            )
     finally:
         engine.dispose()
         if store is not engine:

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
-from sync_core.database import create_db_engine
+from sync_core.database import create_db_engine, is_unreachable, refused_connection
 from sync_core.demo import embedded as demo
 from sync_core.domain.access import Actor, Role, require
-from sync_core.domain.errors import DatabaseUnavailable, NotFound
+from sync_core.domain.errors import ConfigurationError, DatabaseUnavailable, NotFound
 from sync_core.domain.kinds import APPLICANT, STUDENT, RecordKind, kind_named
 from sync_core.domain.mapping import MappingOptions
 from sync_core.domain.statuses import Outcome, Scope, SyncStatus
@@ -421,26 +421,20 @@ def _made_by(request: SyncRequest, actor: Actor) -> SyncRequest:
 
 @contextmanager
 def _database_errors() -> Iterator[None]:
-    """Turn "the database cannot be reached" into one readable error (no SQL, no URL)."""
+    """Turn "the database cannot be reached" or "refused the connection" (a wrong password, no
+    such database) into one readable error (no SQL, no URL)."""
     try:
         yield
     except OperationalError as exc:
-        if not _is_unreachable(exc):
+        refused = refused_connection(exc)
+        if refused is not None:
+            raise ConfigurationError(refused[0], what_to_do=refused[1]) from None
+        if not is_unreachable(exc):
             raise
         raise DatabaseUnavailable(
             "Cannot reach the MIS database",
             what_to_do="Check MIS_DATABASE_URL and that the database server is running.",
         ) from None
-
-
-def _is_unreachable(exc: OperationalError) -> bool:
-    """Connection-level failures only (MySQL client errors 2002/2003/2005/2006/2013, SQLite
-    "unable to open"); a schema or grant problem is not "unreachable"."""
-    orig = exc.orig
-    code = orig.args[0] if orig is not None and orig.args else None
-    if isinstance(code, int):
-        return code in (2002, 2003, 2005, 2006, 2013)
-    return "unable to open" in str(orig).lower()
 
 
 def open_service(settings: Settings | None = None) -> SyncService:
@@ -454,4 +448,4 @@ def open_service(settings: Settings | None = None) -> SyncService:
             store = mis
         else:
             store = create_db_engine(settings.store_database_url)
-    return SyncService(settings, mis, store).open()
+        return SyncService(settings, mis, store).open()
