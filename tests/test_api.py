@@ -351,22 +351,40 @@ def test_updates_send_the_changes_of_synced_records_and_create_nothing(api, simu
     assert_clean_error(api.post(f"{BASE}/updates", key="viewer"), 403, "permission")
 
 
-def test_all_with_one_kind_and_unapplied_options_are_said(api):
+def test_reconcile_classifies_over_the_api_and_changes_nothing(api, simulator):
+    started = api.post(f"{BASE}/applicants", json={"limit": 4})
+    api.run_until_done(started.json()["data"]["run_id"])
+    first = api.service.record("applicant", 1).source.qk_id
+    notes = simulator.get_customer(first)["Notes"]
+    simulator.load_customers([{"DisplayName": "Typed By Hand", "Notes": notes, "Balance": 75.0}])
+    before = len(simulator.inspect().customers)
+
+    answer = api.get("/api/v1/sync/reconcile")
+    assert answer.status_code == 200, answer.text
+    data = answer.json()["data"]
+    assert data["read_calls"] == 1 and data["customers_read"] == before
+    assert data["counts"]["twins"] == 1 and data["counts"]["linked and matching"] == 4
+    twins = data["findings"]["twins"][0]
+    assert sorted(c["balance"] for c in twins["customers"]) == [0.0, 75.0]
+    assert "linked and matching" not in data["findings"]
+    every = api.get("/api/v1/sync/reconcile", params={"include_matching": True}).json()["data"]
+    assert len(every["findings"]["linked and matching"]) == 4
+    assert len(simulator.inspect().customers) == before, "nothing created, merged or deleted"
+    assert api.get("/api/v1/sync/reconcile", key=None).status_code == 401
+
+
+def test_all_with_one_kind_and_a_limit_sends_exactly_that_many(api):
     answer = api.post(
         f"{BASE}/all", json={"sync_applicants": True, "sync_students": False, "limit": 5}
     )
     assert answer.status_code == 202, answer.text
     data = answer.json()["data"]
     assert data["scope"] == "applicants"
-    from dataclasses import fields
-
-    if "limit" in {f.name for f in fields(SyncRequest)}:
-        assert data["limit"] == 5 and data["notes"] == []
-    else:
-        assert data["limit"] is None
-        assert any("limit 5 is not applied" in n for n in data["notes"])
+    assert data["limit"] == 5 and data["notes"] == []
     done = api.run_until_done(data["run_id"])["run"]
     assert done["scope"] == "applicants" and done["state"] == "completed"
+    assert (done["planned"], done["synced"], done["limit"]) == (5, 5, 5), "the next 5, no more"
+    assert api.service.analyze().applicants.synced == 5
     listed = api.get(f"{BASE}/status").json()["data"]["last_runs"]
     assert listed[0]["id"] == data["run_id"] and listed[0]["url"] == data["run_url"]
     assert listed[0]["state"] == "completed"

@@ -106,6 +106,31 @@ def test_a_due_schedule_runs_once_as_itself_then_an_empty_fire_records_nothing(s
     assert text == "nothing to sync at the 2030-01-08 02:00 UTC fire (no run recorded)"
 
 
+def test_a_schedule_s_limit_and_updates_shape_its_run(small):  # noqa: F811
+    """A schedule of the next 3 applicants that also sends changes: its run sends 3, and the
+    changed customer of an applicant synced before is updated."""
+    first = small.run_sync(SyncRequest("applicants", operator="Setup", limit=2), ADMIN)
+    assert first is not None and first.run.synced == 2
+    table = small.schema.applicants
+    with small.mis_engine.begin() as conn:
+        conn.execute(
+            table.table.update()
+            .where(table.row_id == 1)
+            .values({table.table.c.email1: "moved@example.org"})
+        )
+    schedules = Schedules(small)
+    schedules.add(
+        ADMIN,
+        spec("Three and changes", scope="applicants", record_limit=3, include_updates=True),
+        now=at(1),
+    )
+    fired = schedules.run_due(at(2, 0, 10))
+    run = wait_for_run_end(small, fired[0].run_id)
+    assert (run.record_limit, run.synced, run.updated, run.failed) == (3, 3, 1, 0)
+    customer = small.client().get_customer(small.record("applicant", 1).source.qk_id)
+    assert customer["PrimaryEmailAddr"]["Address"] == "moved@example.org"
+
+
 def test_fires_missed_while_down_run_once_at_start(small):  # noqa: F811
     schedules = Schedules(small)
     hourly = schedules.add(

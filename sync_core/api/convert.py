@@ -76,6 +76,7 @@ def run(summary: RunSummary) -> models.Run:
     data["progress"] = round(summary.progress, 4)
     data["scope"] = str(summary.scope)
     data["state"] = str(summary.state)
+    data["limit"] = summary.record_limit
     return models.Run.model_validate(data)
 
 

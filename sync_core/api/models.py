@@ -194,6 +194,10 @@ class Run(BaseModel):
     released: int = Field(description="left in flight by an earlier run, put back to not synced")
     records_per_s: float | None
     eta_s: float | None
+    limit: int | None = Field(None, description="the next N: the most records this run sends")
+    waiting_s: float | None = Field(
+        None, description="seconds the run is waiting for QuickBooks' limit now"
+    )
     message: str | None
 
 

@@ -173,6 +173,27 @@ def check(
     return models.Envelope(data=convert.jsonable(run_check(service.settings).as_dict()))
 
 
+@router.get(
+    "/reconcile",
+    response_model=models.Envelope[dict[str, Any]],
+    responses=ERRORS,
+    summary="Read every QuickBooks customer (one read call per 1,000) and classify each MIS "
+    "record and customer, as `python -m sync_core reconcile --json`: counts, read calls, and "
+    "the findings of each category (the matching ones only when asked). Nothing is changed.",
+)
+def reconcile(
+    include_matching: bool = False,
+    _actor: Actor = Depends(viewer),  # noqa: B008
+    service: SyncService = Depends(get_service),  # noqa: B008
+) -> models.Envelope[dict[str, Any]]:
+    from sync_core.service.reconcile import Category, reconcile
+
+    data = reconcile(service).as_dict()
+    if not include_matching:
+        data["findings"].pop(Category.MATCHING, None)
+    return models.Envelope(data=convert.jsonable(data))
+
+
 health_router = APIRouter(tags=["health"])
 
 
