@@ -244,6 +244,10 @@ VARIANTS = {
         [("reg_date DATETIME, qk_id VARCHAR(255)", "reg_date DATETIME, qk_id INT")],
         [],
     ),
+    "applicants' quickbooks_id declared INT": (
+        [("quickbooks_id VARCHAR(255), sync_token", "quickbooks_id INT, sync_token")],
+        [],
+    ),
     "ids declared VARCHAR": (
         [
             (
@@ -287,13 +291,15 @@ VARIANTS = {
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_schema_variants_run_unchanged(db_url, legacy_sim, make_settings, variant):
     replacements, after = VARIANTS[variant]
+    original = legacy_statements()
+    for old, _ in replacements:  # each replacement finds its text: the variant is tested
+        assert any(old in s for s in original), old
     statements = []
-    for statement in legacy_statements():
+    for statement in original:
         for old, new in replacements:
             statement = statement.replace(old, new)
         statements.append(statement)
-    for old, _ in replacements:
-        assert any(old not in s for s in statements)  # the variant did change the script
+    assert statements != original or not replacements
     service = open_legacy(db_url, legacy_sim, make_settings, statements=statements + after)
     try:
         warnings = service.schema_warnings()
@@ -323,6 +329,51 @@ def test_a_missing_identity_or_name_column_is_a_configuration_error_naming_it(
     text = ";\n".join(legacy_statements(inserts=False)).replace("lname VARCHAR(100), ", "")
     with pytest.raises(SchemaProblem, match="tbl_personal_ug has no column lname"):
         open_legacy(db_url, legacy_sim, make_settings, statements=text.split(";\n"))
+
+
+@pytest.mark.parametrize(
+    "drop, kept, said",
+    [
+        (
+            "per_id_ug INT NOT NULL AUTO_INCREMENT PRIMARY KEY, reg_no VARCHAR(200) NOT NULL, ",
+            "per_id_ug INT NOT NULL AUTO_INCREMENT PRIMARY KEY, ",
+            "tbl_personal_ug has no column reg_no",
+        ),
+        (
+            "family_name VARCHAR(200), dob DATETIME",
+            "dob DATETIME",
+            "tbl_online_application has no column family_name",
+        ),
+    ],
+    ids=["students without reg_no", "applicants without family_name"],
+)
+def test_the_cli_names_a_missing_identity_column_and_exits_2(db_url, drop, kept, said):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from sync_core.database import create_db_engine
+
+    statements = legacy_statements(inserts=False)
+    assert any(drop in s for s in statements), drop
+    engine = create_db_engine(db_url)
+    create_mis(engine, [s.replace(drop, kept) for s in statements])
+    engine.dispose()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIS_", "SYNC_", "QBO_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "sync_core", "analyze", "--json"],
+        env={**env, "MIS_DATABASE_URL": db_url, "PYTHONPATH": root},
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    error = json.loads(done.stdout)["error"]
+    assert said in error["message"] and error["category"] == "configuration"
+    assert "Traceback" not in done.stderr and "SELECT" not in done.stdout
 
 
 def test_the_portable_path_gives_the_same_answer(db_url, legacy_sim, make_settings):

@@ -39,6 +39,12 @@ def detect_features(engine: sa.Engine, *, portable: bool = False) -> ServerFeatu
         pass
     info = tuple(engine.dialect.server_version_info or ())
     mariadb = bool(getattr(engine.dialect, "is_mariadb", False))
+    return features_of(mariadb, info, portable=portable)
+
+
+def features_of(mariadb: bool, info: tuple[int, ...], *, portable: bool = False) -> ServerFeatures:
+    """What a MySQL or MariaDB server of version ``info`` can do (window functions: MySQL
+    8.0.2, MariaDB 10.2; SKIP LOCKED: MySQL 8.0.1, MariaDB 10.6)."""
     version = ".".join(str(p) for p in info[:3])
     if mariadb:
         windows, skip_locked = info >= (10, 2), info >= (10, 6)
