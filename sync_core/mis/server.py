@@ -37,7 +37,7 @@ def detect_features(engine: sa.Engine, *, portable: bool = False) -> ServerFeatu
         return ServerFeatures("SQLite", version, windows and not portable, False)
     with engine.connect():  # the dialect learns the server's version on first connect
         pass
-    info = tuple(engine.dialect.server_version_info or ())
+    info = tuple(p for p in engine.dialect.server_version_info or () if isinstance(p, int))
     mariadb = bool(getattr(engine.dialect, "is_mariadb", False))
     return features_of(mariadb, info, portable=portable)
 
