@@ -42,9 +42,14 @@ class QueryCounter:
 
 def test_a_page_costs_a_constant_number_of_queries(demo_engine):
     schema = inspect_schema(demo_engine)
-    # the rows (+ latest registrations), one query per lookup table, the enrolment link, the
-    # identities another record shares
-    for kind, expected in ((APPLICANT, 1 + 5 + 1 + 1), (STUDENT, 2 + 6 + 1 + 1)):
+    # the rows (+ latest registrations; on SQLite the page's row ids first, from the status
+    # index), one query per lookup table, the enrolment link, the identities another record
+    # shares
+    ids_first = 1 if demo_engine.dialect.name == "sqlite" else 0
+    for kind, expected in (
+        (APPLICANT, 1 + ids_first + 5 + 1 + 1),
+        (STUDENT, 2 + ids_first + 6 + 1 + 1),
+    ):
         counts = []
         for page_size in (10, 100):
             with demo_engine.connect() as conn, QueryCounter(demo_engine) as counter:
@@ -228,11 +233,16 @@ def test_every_demo_record_maps_to_a_sendable_payload(demo_engine):
             page = fetch_records(conn, schema, kind)
             mapped = page.mapped()
             assert len(mapped) == (850 if kind is APPLICANT else 1200)
-            planted = {f.row_id for f in PLANTED_FAILURES if f.kind == kind.name}
-            assert {m.row_id for m in mapped if not m.sendable} == planted
+            planted = {f.row_id: f for f in PLANTED_FAILURES if f.kind == kind.name}
+            assert {m.row_id for m in mapped if not m.sendable} == set(planted)
             for m in mapped:
                 if m.row_id in planted:
-                    assert "RegNo is empty" in (m.error or "")
+                    reason = (
+                        "RegNo is empty"
+                        if planted[m.row_id].column == "reg_no"
+                        else "only characters QuickBooks refuses"
+                    )
+                    assert reason in (m.error or "")
                     continue
                 assert m.display_name and len(m.display_name) <= 500
                 assert ":" not in m.display_name
