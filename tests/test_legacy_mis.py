@@ -540,6 +540,12 @@ def test_check_reports_the_mis_as_found_before_anything_changes(
     problems = {p["what"]: p for p in report["problems"]}
     assert "1 RegNo values are shared by 2 records" in problems
     assert problems["1 record is left in progress (status 3)"]["what_to_do"]
+    # what the first start will still do, and the grants it needs, said before it is tried
+    for table in ("tbl_online_application", "tbl_personal_ug"):
+        index = problems[f"{table} has no index on its status column yet"]
+        assert "INDEX grant" in index["what_to_do"]
+    ours = next(w for w in problems if w.startswith("the product's tables are not in"))
+    assert "CREATE and INDEX grants" in problems[ours]["what_to_do"]
     text = subprocess.run(
         [sys.executable, "-m", "sync_core", "check"],
         env=env,

@@ -93,6 +93,34 @@ def test_an_account_without_alter_is_told_which_grant_and_which_statement(
     assert any("GRANT SELECT, INSERT, UPDATE, DELETE" in g for g in report.grants)
 
 
+def test_an_account_without_create_is_told_which_grant_before_and_at_the_start(
+    limited_account, simulator, make_settings
+):
+    """The tracking columns are there (a DBA added them); the product's own tables are not,
+    and the account may not CREATE them: check says so beforehand, the start names the grant."""
+    from sync_core.mis.setup import ensure_tracking_columns
+
+    limited = sa.make_url(limited_account)
+    admin = create_db_engine(
+        sa.URL.create(
+            limited.drivername,
+            username="root",
+            host=limited.host,
+            port=limited.port,
+            database=limited.database,
+        ).render_as_string(hide_password=False)
+    )
+    ensure_tracking_columns(admin)
+    admin.dispose()
+    report = run_check(make_settings(simulator, limited_account))
+    told = [p for p in report.problems if p.what.startswith("the product's tables are not in")]
+    assert told and "CREATE and INDEX grants" in told[0].what_to_do
+    with pytest.raises(SchemaProblem) as caught:
+        open_service(make_settings(simulator, limited_account))
+    assert "the CREATE grant is missing" in caught.value.message
+    assert "GRANT CREATE, INDEX ON" in caught.value.what_to_do
+
+
 def test_the_cli_says_it_once_with_exit_2_and_no_sql(limited_account, simulator, tmp_path):
     env = {
         **os.environ,

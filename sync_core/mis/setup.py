@@ -66,7 +66,8 @@ def _status_column(engine: sa.Engine, table: str) -> str:
     return next(c["name"] for c in columns if c["name"].lower() == STATUS.lower())
 
 
-def _has_status_index(engine: sa.Engine, table: str) -> bool:
+def has_status_index(engine: sa.Engine, table: str) -> bool:
+    """An index whose first column is the status column (in whatever case)."""
     return any(
         ix["column_names"] and (ix["column_names"][0] or "").lower() == STATUS.lower()
         for ix in sa.inspect(engine).get_indexes(table)
@@ -99,7 +100,7 @@ def ensure_tracking_columns(engine: sa.Engine) -> list[str]:
                     ddl = _add_column_ddl(engine, table, tracking_column(name))
                     raise _refused(engine, "ALTER", table, ddl) from None
                 raise
-        if not _has_status_index(engine, table):
+        if not has_status_index(engine, table):
             status = _status_column(engine, table)
             holder = sa.Table(table, sa.MetaData(), sa.Column(status, sa.Integer))
             index = sa.Index(f"ix_{table}_qb_status", holder.c[status])
@@ -107,7 +108,7 @@ def ensure_tracking_columns(engine: sa.Engine) -> list[str]:
                 index.create(engine)
                 actions.append(f"created index {index.name}")
             except DatabaseError as exc:
-                if _has_status_index(engine, table):
+                if has_status_index(engine, table):
                     continue
                 if is_denied(exc):
                     ddl = str(sa.schema.CreateIndex(index).compile(dialect=engine.dialect))

@@ -40,9 +40,11 @@ from sync_core.mis.schema import (
 )
 from sync_core.mis.scope import scope_warnings, with_scope
 from sync_core.mis.server import detect_features
+from sync_core.mis.setup import has_status_index
 from sync_core.mis.tracking import without_quickbooks_id
 from sync_core.service.analysis import analyze
 from sync_core.settings import Settings
+from sync_core.store import tables as app_tables
 from sync_core.store.tables import record_states
 
 
@@ -145,6 +147,41 @@ def _table_check(inspector: sa.Inspector, tables: dict[str, str], spec: TableSpe
             for c in wanted
         ],
     )
+
+
+def _start_up_work(
+    report: CheckReport, engine: sa.Engine, store: sa.Engine, tables: dict[str, str]
+) -> None:
+    """What the first start will still create (a status index, the product's tables), and the
+    grant it needs: said before the start, not only when the start is refused."""
+    inspector = sa.inspect(engine)
+    for spec in CUSTOMER_SPECS.values():
+        actual = tables.get(spec.name.lower())
+        if actual is None:
+            continue
+        columns = {c["name"].lower() for c in live_columns(inspector, actual)}
+        if STATUS.lower() in columns and not has_status_index(engine, actual):
+            report.problems.append(
+                Problem(
+                    "warning",
+                    f"{actual} has no index on its status column yet",
+                    "It is created at the first start; the account needs the INDEX grant on "
+                    f"{actual} (or a DBA creates it: the start-up message gives the statement).",
+                )
+            )
+    existing = {t.lower() for t in sa.inspect(store).get_table_names()}
+    missing = [t.name for t in app_tables.metadata.sorted_tables if t.name.lower() not in existing]
+    if missing:
+        database = store.url.database or "the database"
+        report.problems.append(
+            Problem(
+                "warning",
+                f"the product's tables are not in {database} yet ({len(missing)} to create)",
+                "They are created at the first start; the account needs the CREATE and INDEX "
+                f"grants on {database} (or set SYNC_DATABASE_URL to a database of the "
+                "product's own).",
+            )
+        )
 
 
 def _grants(conn: sa.Connection) -> list[str]:
@@ -279,6 +316,7 @@ def _inspect(report: CheckReport, settings: Settings, engine: sa.Engine, store: 
                 "tables (or a DBA adds them: the start-up message gives the statements).",
             )
         )
+    _start_up_work(report, engine, store, tables)
     if any(p.severity == "error" for p in report.problems) or missing_tracking:
         return
     try:
