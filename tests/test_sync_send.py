@@ -95,6 +95,30 @@ def test_a_clash_with_our_own_customer_is_adopted(context, client, simulator):
     assert simulator.inspect().customer_count == 2  # not a second Ada Lovelace
 
 
+def test_a_clash_is_resolved_by_the_holders_id_when_a_name_search_would_miss_it(
+    context, client, simulator, monkeypatch
+):
+    """QuickBooks names the holder's Id in the 6240 detail: it is read by that Id, so a name
+    search that finds nothing (a case difference, a backslash) cannot make a second customer."""
+    import sync_core.sync.send as send
+
+    searched: list[int] = []
+
+    def blind(client, lookups, context, unchecked=None):
+        searched.append(len(lookups))
+        return {}
+
+    monkeypatch.setattr(send, "find_by_names", blind)
+    ada = record(context, 346, "Ada", "Lovelace")
+    ours = client.create_customer(ada.mapped.payload)  # made earlier, its answer lost
+    outcome = send_chunk(client, [ada], CONTEXT)
+    assert outcome.failed == [] and outcome.requeue == []
+    [link] = outcome.linked
+    assert link.qk_id == ours["Id"] and link.adopted_because == "a name clash"
+    assert searched == [0], "the holder came from the error's Id, not from a name search"
+    assert simulator.inspect().customer_count == 1
+
+
 def test_a_clash_with_a_stranger_is_sent_again_under_a_distinct_name(context, client, simulator):
     stranger = client.create_customer({"DisplayName": "Ada Lovelace"})
     ada = record(context, 343, "Ada", "Lovelace")
