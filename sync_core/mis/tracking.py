@@ -147,15 +147,24 @@ def set_quickbooks_id(conn: Connection, table: CustomerTable, linked: Sequence[L
     )
 
 
-def synced_without_id(conn: Connection, table: CustomerTable, limit: int) -> list[int]:
-    """Row ids of records at 1 with no QuickBooks Id in the MIS (an earlier system left them)."""
-    stmt = (
-        sa.select(table.row_id)
-        .where(table.status == int(SyncStatus.SYNCED), without_quickbooks_id(table))
-        .order_by(table.row_id)
-        .limit(limit)
-    )
-    return [int(r[0]) for r in conn.execute(stmt)]
+def synced_without_id(
+    conn: Connection, table: CustomerTable, limit: int, *, turn: int = 0
+) -> list[int]:
+    """Row ids of records at 1 with no QuickBooks Id in the MIS (an earlier system left them):
+    ``limit`` of them, the ``turn``-th share in row order, wrapping around. Those whose
+    customer is not found stay at 1 without an Id; successive turns (run ids) go on to the
+    next share instead of looking at the same first ``limit`` rows every run."""
+    waiting = (table.status == int(SyncStatus.SYNCED), without_quickbooks_id(table))
+    total = conn.execute(sa.select(sa.func.count()).select_from(table.table).where(*waiting))
+    count = int(total.scalar_one())
+    if count == 0:
+        return []
+    start = (turn * limit) % count
+    ordered = sa.select(table.row_id).where(*waiting).order_by(table.row_id)
+    rows = [int(r[0]) for r in conn.execute(ordered.offset(start).limit(limit))]
+    if len(rows) < limit and start:  # wrap around to the first rows
+        rows += [int(r[0]) for r in conn.execute(ordered.limit(min(limit - len(rows), start)))]
+    return rows
 
 
 def rows_in_progress(conn: Connection, table: CustomerTable) -> list[int]:

@@ -84,7 +84,9 @@ def link_unlinked(
     for kind in KINDS.values():
         table = dbs.schema.customers(kind)
         with dbs.mis.connect() as conn:
-            row_ids = tracking.synced_without_id(conn, table, UNLINKED_PER_RUN)
+            row_ids = tracking.synced_without_id(
+                conn, table, UNLINKED_PER_RUN, turn=max(progress.run_id - 1, 0)
+            )
         for start in range(0, len(row_ids), STEP):
             with dbs.mis.connect() as conn:
                 page = fetch_records(conn, dbs.schema, kind, row_ids=row_ids[start : start + STEP])
