@@ -180,16 +180,18 @@ def exactly_once(service, customers: list[dict]) -> tuple[int, int, int]:
 
 
 def repair_planted_failures(service) -> None:
-    """Give the demo's planted blank RegNos a value (as the tests do): every record can sync."""
-    table = service.schema.customers(STUDENT)
+    """Correct the demo's planted failures (as the tests do): blank RegNos get a value, the
+    name QuickBooks refuses a real one; every record can sync."""
     with service.mis_engine.begin() as conn:
         for failure in PLANTED_FAILURES:
-            if failure.kind == STUDENT.name and failure.column == "reg_no":
-                conn.execute(
-                    table.table.update()
-                    .where(table.row_id == failure.row_id)
-                    .values({table.table.c.reg_no: f"2099/FIX/{failure.row_id:04d}"})
-                )
+            kind = STUDENT if failure.kind == STUDENT.name else APPLICANT
+            table = service.schema.customers(kind)
+            values = (
+                {table.table.c.reg_no: f"2099/FIX/{failure.row_id:04d}"}
+                if failure.column == "reg_no"
+                else {table.table.c.first_name: "Clarisse", table.table.c.family_name: "Uwase"}
+            )
+            conn.execute(table.table.update().where(table.row_id == failure.row_id).values(values))
 
 
 def throttled_by_operation(service, run_id: int) -> str:

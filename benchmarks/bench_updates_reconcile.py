@@ -55,6 +55,9 @@ from sync_core.settings import Secret, Settings  # noqa: E402
 from sync_core.store.tokens import generate_key  # noqa: E402
 from sync_core.sync.request import SyncRequest  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_sync import repair_planted_failures  # noqa: E402
+
 BENCH = Actor("Benchmark", Role.ADMIN)
 LIFTED = {
     "qbo_requests_per_minute": 10**7,
@@ -194,6 +197,7 @@ def updates(server_url: str, data_dir: Path, records: int) -> None:
     sim = Simulator("--no-throttle", "--store", str(store), "--realm-id", realm)
     try:
         service = open_service(settings_for(db, sim, data_dir, key, **LIFTED))
+        repair_planted_failures(service)  # every record can be created, then updated
         started = time.perf_counter()
         created = service.run_sync(
             SyncRequest(Scope.ALL, operator="Benchmark", batch_size=100), BENCH
