@@ -121,9 +121,9 @@ def test_notes_that_would_lose_finances_text_are_not_sent():
     assert update.body == {} and "would be" in (update.problem or "")
 
 
-def test_the_counts_classify_synced_records_as_the_update_phase_does():
-    """domain.standing (what analyze counts with, without the QuickBooks client) and
-    sync.update (what a run with updates does) give the same answer for every case."""
+def test_a_synced_record_stands_changed_first_marked_unchanged_or_unsendable():
+    """domain.standing classifies a synced record from the MIS and what was last sent, for
+    analyze (without the QuickBooks client) and for a run's update phase alike."""
     from types import SimpleNamespace
 
     from sync_core.domain import standing
@@ -132,25 +132,24 @@ def test_the_counts_classify_synced_records_as_the_update_phase_does():
     from sync_core.domain.mapping import map_record
     from sync_core.sync import update
 
-    for name in ("CHANGED", "FIRST", "REPUSH", "UNCHANGED", "CANNOT", "CARRIED_ON"):
-        assert getattr(standing, name) == getattr(update, name)
+    assert update.classify is standing.classify, "one set of rules"
     good = {"appl_Id": 7, "first_name": "Aline", "family_name": "Uwase", "phone1": "0788123456"}
     blank = {"per_id_ug": 3, "reg_no": "", "fname": "Eric", "lname": "Mugisha"}
-    cases = []
+    answers = {}
     for kind, row in (("applicant", good), ("student", blank)):
         mapped = map_record(kind, row, Lookups())
         same = fingerprint(canonical_of_mapped(mapped))
-        for before in (
-            None,
-            SimpleNamespace(qk_id="9", fingerprint=same, mark=None),
-            SimpleNamespace(qk_id="8", fingerprint=same, mark=None),
-            SimpleNamespace(qk_id="9", fingerprint="other", mark=None),
-            SimpleNamespace(qk_id="9", fingerprint=same, mark="re-push"),
+        for label, before in (
+            ("none", None),
+            ("same", SimpleNamespace(qk_id="9", fingerprint=same, mark=None)),
+            ("relinked", SimpleNamespace(qk_id="8", fingerprint=same, mark=None)),
+            ("other", SimpleNamespace(qk_id="9", fingerprint="other", mark=None)),
+            ("marked", SimpleNamespace(qk_id="9", fingerprint=same, mark="re-push")),
         ):
-            cases.append((mapped, row, before))
-    answers = set()
-    for mapped, row, before in cases:
-        ours = standing.classify(mapped, row, "9", before)
-        assert ours == update.classify(mapped, row, "9", before)  # type: ignore[arg-type]
-        answers.add(ours)
-    assert answers == {"first comparison", "unchanged", "changed", "re-push", "cannot be sent"}
+            answers[(kind, label)] = standing.classify(mapped, row, "9", before)
+    assert answers[("applicant", "none")] == standing.FIRST
+    assert answers[("applicant", "same")] == standing.UNCHANGED
+    assert answers[("applicant", "relinked")] == standing.FIRST
+    assert answers[("applicant", "other")] == standing.CHANGED
+    assert answers[("applicant", "marked")] == standing.REPUSH
+    assert {answers[("student", label)] for label in ("none", "same", "other")} == {standing.CANNOT}

@@ -38,11 +38,19 @@ from sync_core import defaults
 from sync_core.database import write_transaction
 from sync_core.domain.changes import order_of, sparse_update
 from sync_core.domain.enrolment import counterpart
-from sync_core.domain.fingerprint import Canonical, canonical_like, canonical_of_mapped, fingerprint
+from sync_core.domain.fingerprint import Canonical, canonical_like, canonical_of_mapped
 from sync_core.domain.identity import Verdict, identify, names_alike
 from sync_core.domain.kinds import APPLICANT, STUDENT, RecordKind, RecordRef, kind_named
 from sync_core.domain.mapping import MappedCustomer, MappingOptions
 from sync_core.domain.names import distinct_display_name, name_key
+from sync_core.domain.standing import (
+    CANNOT,
+    CARRIED_ON,
+    CHANGED,
+    FIRST,
+    UNCHANGED,
+    classify,
+)
 from sync_core.domain.statuses import Outcome, SyncStatus
 from sync_core.mis import enrolment, tracking
 from sync_core.mis.linked import linked_pages
@@ -978,41 +986,6 @@ class UpdatePhase:
 
 
 # what a synced record is to the update phase
-CHANGED = "changed"  # its mapping differs from what was last sent
-FIRST = "first comparison"  # never compared: its customer's fields stand for what was sent
-REPUSH = "re-push"  # marked: every mapped field is compared with its customer
-UNCHANGED = "unchanged"
-CANNOT = "cannot be sent"  # its mapping fails (e.g. its RegNo became blank)
-CARRIED_ON = "carried on"  # an applicant whose customer is its student's
-
-
-def classify(
-    mapped: MappedCustomer, row: dict[str, Any], qk_id: str, before: sent.Sent | None
-) -> str:
-    """Where a synced record stands, from the MIS and what was last sent (no QuickBooks
-    read): one of CHANGED, FIRST, REPUSH, UNCHANGED, CANNOT, CARRIED_ON."""
-    if carried_on(mapped, row, qk_id):
-        return CARRIED_ON
-    if not mapped.sendable:
-        return CANNOT
-    if before is None or before.qk_id != qk_id:
-        return FIRST
-    if before.mark:
-        return REPUSH
-    if before.fingerprint != fingerprint(canonical_of_mapped(mapped)):
-        return CHANGED
-    return UNCHANGED
-
-
-def carried_on(mapped: MappedCustomer, row: dict[str, Any], qk_id: str) -> bool:
-    """An applicant whose customer is also its student's (carried on): the student's record
-    drives that customer, the applicant's changes are not sent to it."""
-    if mapped.kind != APPLICANT.name or not mapped.enrolled_as:
-        return False
-    other = counterpart(mapped, row)
-    return other is not None and str(other.get("qk_id") or "") == qk_id
-
-
 def failed_entry(f: Failed) -> RunError:
     return RunError(f.ref.kind, f.ref.row_id, f.identity, f.display_name, f.message, f.code, f.hint)
 
