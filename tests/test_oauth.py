@@ -137,17 +137,17 @@ def _refresh_in_another_process(url, key, base_url, discovery_url, rejected, bar
     from sync_core.settings import Secret
     from sync_core.store.tokens import TokenCipher, TokenStore
 
-    engine = create_db_engine(url)
-    connection = QuickBooksConnection(
-        environment="simulator",
-        client_id="simulator-client-id",
-        client_secret=Secret("simulator-client-secret"),
-        redirect_uri=REDIRECT,
-        discovery_url=discovery_url,
-        store=TokenStore(engine, TokenCipher(key), "simulator"),
-    )
-    barrier.wait()
-    try:
+    try:  # whatever fails, the test hears of it (a silent child would look like a hang)
+        engine = create_db_engine(url)
+        connection = QuickBooksConnection(
+            environment="simulator",
+            client_id="simulator-client-id",
+            client_secret=Secret("simulator-client-secret"),
+            redirect_uri=REDIRECT,
+            discovery_url=discovery_url,
+            store=TokenStore(engine, TokenCipher(key), "simulator"),
+        )
+        barrier.wait(timeout=120)
         out.put(("ok", connection.refresh_access_token(rejected=rejected)))
     except Exception as exc:  # reported to the test
         out.put(("error", repr(exc)))
@@ -167,7 +167,8 @@ def test_two_processes_refreshing_at_once_keep_the_newest_token(connection, simu
     ]
     for p in procs:
         p.start()
-    results = [out.get(timeout=60) for _ in procs]
+    # spawned children import the product first: generous on a loaded machine (CI)
+    results = [out.get(timeout=180) for _ in procs]
     for p in procs:
         p.join(timeout=30)
     assert all(kind == "ok" for kind, _ in results), results
