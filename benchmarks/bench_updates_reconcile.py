@@ -38,13 +38,11 @@ from pathlib import Path
 
 import requests
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sync_core.database import create_db_engine  # noqa: E402
-from sync_core.demo.data import create_demo_database  # noqa: E402
 from sync_core.domain.access import Actor, Role  # noqa: E402
 from sync_core.domain.kinds import APPLICANT, STUDENT  # noqa: E402
 from sync_core.domain.names import with_distinct_name  # noqa: E402
@@ -56,7 +54,12 @@ from sync_core.store.tokens import generate_key  # noqa: E402
 from sync_core.sync.request import SyncRequest  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_sync import repair_planted_failures  # noqa: E402
+from bench_sync import (  # noqa: E402
+    Database,
+    LoadSampler,
+    repair_planted_failures,
+    true_ceiling_per_minute,
+)
 
 BENCH = Actor("Benchmark", Role.ADMIN)
 LIFTED = {
@@ -69,36 +72,6 @@ LIFTED = {
 def load() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load {one:.2f} / {five:.2f} / {fifteen:.2f} on {os.cpu_count()} CPUs"
-
-
-class LoadSampler:
-    """The 1-minute load average, sampled while a measurement runs."""
-
-    def __init__(self, every_s: float = 5.0) -> None:
-        import threading
-
-        self.samples = [os.getloadavg()[0]]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(every_s,), daemon=True)
-        self._thread.start()
-
-    def _run(self, every_s: float) -> None:
-        while not self._stop.wait(every_s):
-            self.samples.append(os.getloadavg()[0])
-
-    def stop(self) -> str:
-        self._stop.set()
-        self._thread.join()
-        mean = sum(self.samples) / len(self.samples)
-        return f"{mean:.1f} (max {max(self.samples):.1f})"
-
-
-def true_ceiling_per_minute(
-    requests_per_window: int, batches_per_window: int, window_s: float
-) -> int:
-    """QuickBooks' ceiling for writes: full batches, plus one per request batches leave."""
-    per_window = batches_per_window * 30 + (requests_per_window - batches_per_window)
-    return round(per_window * 60 / window_s)
 
 
 def line(what: str, figure: str, target: str, ok: bool | None) -> None:
@@ -147,25 +120,6 @@ class Simulator:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
-
-
-class Database:
-    def __init__(self, server_url: str, records: int) -> None:
-        self.server = create_db_engine(server_url, poolclass=sa.pool.NullPool)
-        self.name = f"qbsync_bench_{uuid.uuid4().hex[:8]}"
-        with self.server.begin() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE `{self.name}` CHARACTER SET utf8mb4")
-        self.url = make_url(server_url).set(database=self.name).render_as_string(False)
-        engine = create_db_engine(self.url)
-        started = time.perf_counter()
-        create_demo_database(engine, applicants=records // 2, students=records - records // 2)
-        engine.dispose()
-        print(f"  MIS {self.name}: {records:,} records in {time.perf_counter() - started:.1f} s")
-
-    def drop(self) -> None:
-        with self.server.begin() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{self.name}`")
-        self.server.dispose()
 
 
 def settings_for(
