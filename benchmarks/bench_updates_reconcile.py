@@ -54,6 +54,7 @@ from sync_core.store.tokens import generate_key  # noqa: E402
 from sync_core.sync.request import SyncRequest  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import bench_sync  # noqa: E402
 from bench_sync import (  # noqa: E402
     Database,
     LoadSampler,
@@ -79,37 +80,12 @@ def line(what: str, figure: str, target: str, ok: bool | None) -> None:
     print(f"  {what:<44} {figure:>22}   target {target:<16} {verdict}   [{load()}]")
 
 
-class Simulator:
-    """``python -m qbo_simulator`` in a child process."""
-
-    def __init__(self, *args: str) -> None:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "qbo_simulator", "--port", str(self.port), *args],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        assert self.process.stdout is not None
-        for text in self.process.stdout:
-            if "realm id:" in text:
-                self.realm_id = text.split(":", 1)[1].strip()
-            if "Press Ctrl+C" in text:
-                break
+class Simulator(bench_sync.Simulator):
+    """bench_sync's simulator process, which can also be handed customers to start from."""
 
     def state(self, customers: int = 0) -> dict:
         url = f"{self.base_url}/_simulator/state?customer_limit={customers}"
-        return requests.get(url, timeout=120).json()
-
-    def refresh_token(self) -> str:
-        answer = requests.post(f"{self.base_url}/_simulator/refresh-token", timeout=10)
-        return str(answer.json()["refresh_token"])
+        return requests.get(url, timeout=120).json()  # 200,000 customers take a while
 
     def load(self, customers: list[dict]) -> None:
         answer = requests.post(
